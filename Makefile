@@ -1,0 +1,67 @@
+# Production WebSockets with Flask-SocketIO, Celery and JavaScript
+#   make run    set everything up, then start the course app (LESSON=NN, SOLUTION=1)
+#   make test   set everything up, then lint and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .setup-stamps
+LESSON ?=
+SOLUTION ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint check lessons notebooks bench clean
+
+help:
+	@sed -n '2,4p' Makefile | sed 's/^# *//'
+	@echo "  make check LESSON=01 [SOLUTION=1]   grade a stage"
+	@echo "  make lessons                        regenerate lessons/ from solutions/"
+	@echo "  make notebooks                      nbgrader generate_assignment for every lesson"
+	@echo "  make bench                          run the benchmarks under bench/"
+
+$(STAMPS)/python: pyproject.toml requirements.lock
+	@mkdir -p $(STAMPS)
+	@echo "==> Python virtualenv in $(VENV) (pinned by requirements.lock)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e .
+	@touch $@
+
+$(STAMPS)/npm: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	@echo "==> socket.io client from npm (package-lock.json)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMPS)/system: tools/ensure-system-packages.sh
+	@mkdir -p $(STAMPS)
+	@bash tools/ensure-system-packages.sh
+	@touch $@
+
+setup: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/system
+
+run: setup
+	@$(PY) -m autograder.serve $(LESSON) $(if $(SOLUTION),--solution)
+
+lint: $(STAMPS)/python
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check --quiet autograder tests tools bench solutions notebooks/nbgrader_config.py
+
+test: setup lint
+	@echo "==> pytest"
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+check: setup
+	@$(PY) -m autograder $(or $(LESSON),01) $(if $(SOLUTION),--solution)
+
+lessons: $(STAMPS)/python
+	@$(PY) tools/make_lessons.py
+
+notebooks: $(STAMPS)/python
+	@cd notebooks && for d in source/*/; do ../$(PY) -m nbgrader generate_assignment "$$(basename $$d)" --force; done
+
+bench: setup
+	@$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(STAMPS) node_modules notebooks/release notebooks/autograded notebooks/submitted notebooks/feedback notebooks/gradebook.db
