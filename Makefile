@@ -55,7 +55,7 @@ check: setup
 	@$(PY) -m autograder $(or $(LESSON),01) $(if $(SOLUTION),--solution)
 
 lessons: $(STAMPS)/python
-	@$(PY) tools/make_lessons.py
+	@$(PY) -m autograder.make_lessons
 
 notebooks: $(STAMPS)/python
 	@cd notebooks && for d in source/*/; do ../$(PY) -m nbgrader generate_assignment "$$(basename $$d)" --force; done

@@ -1,0 +1,202 @@
+"""Lesson 01 checks: events, emit/send, broadcast, acknowledgements, connect/disconnect."""
+
+import time
+
+from ..apps import start_dev_server
+from . import CheckFailed, Lesson
+
+LESSON = Lesson(
+    number="01",
+    exercises={
+        "1.1": "connect/disconnect keep a live user count",
+        "1.2": "broadcast a chat message to everyone",
+        "1.3": "acknowledge with the server's time",
+        "1.4": "send() an echo to the sender only",
+        "1.5": "the page shows status and transport (JavaScript)",
+    },
+    start=lambda harness, stage_dir: start_dev_server(harness, stage_dir, "app.py"),
+)
+
+CLOCK_TOLERANCE = 60.0  # seconds between the app's clock and ours that still count as "now"
+
+
+def _count(data):
+    return data.get("count") if isinstance(data, dict) else None
+
+
+@LESSON.check(
+    "1.1",
+    "a new connection sends user_count to everyone",
+    points=2,
+    hint="In on_connect, add request.sid to connected_sids, then broadcast_user_count().",
+)
+def connect_announces_user_count(ctx):
+    first = ctx.client("client A").connect()
+    counted = first.expect(
+        "user_count",
+        sent="client A connects",
+        expected='"user_count" with {"count": <number of clients>}',
+    )
+    before = _count(counted)
+    if not isinstance(before, int) or before < 1:
+        raise CheckFailed(
+            "user_count did not count client A",
+            sent="client A connects",
+            expected='{"count": N} with N >= 1',
+            received=counted,
+        )
+    ctx.client("client B").connect()
+    first.expect(
+        "user_count",
+        where=lambda d: _count(d) == before + 1,
+        sent="client B connects while client A is connected",
+        expected=f'client A receives "user_count" with {{"count": {before + 1}}}',
+    )
+
+
+@LESSON.check(
+    "1.1",
+    "a disconnect sends the lower user_count to those left",
+    points=2,
+    hint="In on_disconnect, discard request.sid, then broadcast_user_count().",
+)
+def disconnect_announces_user_count(ctx):
+    stays = ctx.client("client A").connect()
+    leaves = ctx.client("client B").connect()
+    counted = stays.expect(
+        "user_count",
+        where=lambda d: isinstance(_count(d), int),
+        sent="clients A and B connect",
+        expected='"user_count" with {"count": N}',
+    )
+    stays.drain()
+    with_both = _count(counted)
+    leaves.disconnect()
+    stays.expect(
+        "user_count",
+        where=lambda d: isinstance(_count(d), int) and _count(d) < max(with_both, 2),
+        sent="client B disconnects",
+        expected='client A receives a lower "user_count"',
+    )
+
+
+@LESSON.check(
+    "1.2",
+    "a chat message reaches every client, the sender too",
+    points=2,
+    hint='emit("chat_message", message, broadcast=True) sends to every connected client.',
+)
+def chat_message_is_broadcast(ctx):
+    sender = ctx.client("client A").connect()
+    other = ctx.client("client B").connect()
+    payload = {"name": "ada", "text": "hello from the grader"}
+    sent = f'client A emits "chat_message" with {payload}'
+    ack = sender.call("chat_message", payload)
+    if ack != {"ok": True}:
+        raise CheckFailed(
+            "the chat_message acknowledgement is wrong",
+            sent=sent,
+            expected={"ok": True},
+            received=ack,
+        )
+
+    def is_ours(data):
+        return isinstance(data, dict) and data.get("text") == payload["text"]
+
+    for probe in (other, sender):
+        got = probe.expect(
+            "chat_message",
+            where=is_ours,
+            sent=sent,
+            expected=f'{probe.name} receives "chat_message" with name and text',
+        )
+        if got.get("name") != "ada":
+            raise CheckFailed(
+                "the broadcast message lost the sender's name",
+                sent=sent,
+                expected='"name": "ada"',
+                received=got,
+            )
+
+
+@LESSON.check(
+    "1.2",
+    "a broadcast chat message carries sent_at, the server time",
+    points=1,
+    hint='Add "sent_at": time.time() to the message dict before you emit it.',
+)
+def chat_message_has_timestamp(ctx):
+    sender = ctx.client("client A").connect()
+    payload = {"name": "lin", "text": "what time is it?"}
+    sent = f'client A emits "chat_message" with {payload}'
+    sender.call("chat_message", payload)
+    got = sender.expect(
+        "chat_message",
+        sent=sent,
+        where=lambda d: isinstance(d, dict) and d.get("text") == payload["text"],
+        expected='"chat_message" with a "sent_at" timestamp',
+    )
+    sent_at = got.get("sent_at")
+    if not isinstance(sent_at, int | float) or abs(sent_at - time.time()) > CLOCK_TOLERANCE:
+        raise CheckFailed(
+            "sent_at is not the server's current time in seconds",
+            sent=sent,
+            expected=f'"sent_at" close to {time.time():.0f} (time.time())',
+            received=got,
+        )
+
+
+@LESSON.check(
+    "1.3",
+    "server_time is acknowledged with the server's clock",
+    points=2,
+    hint="A handler's return value is the acknowledgement: return a dict.",
+)
+def server_time_is_acknowledged(ctx):
+    probe = ctx.client().connect()
+    ack = probe.call("server_time")
+    value = ack.get("server_time") if isinstance(ack, dict) else None
+    if not isinstance(value, int | float) or abs(value - time.time()) > CLOCK_TOLERANCE:
+        raise CheckFailed(
+            "the acknowledgement does not carry the server's time",
+            sent='"server_time" with an acknowledgement callback',
+            expected=f'{{"server_time": {time.time():.0f}.…}} (time.time())',
+            received=ack,
+        )
+
+
+@LESSON.check(
+    "1.4",
+    "send() echoes to the sender and to nobody else",
+    points=2,
+    hint='send(f"echo: {text}") answers the client that sent the message; it does not broadcast.',
+)
+def send_echoes_to_sender_only(ctx):
+    sender = ctx.client("client A").connect()
+    other = ctx.client("client B").connect()
+    sent = 'client A calls send("ping-42") (the unnamed "message" event)'
+    sender.send("ping-42")
+    sender.expect(
+        "message",
+        where=lambda d: d == "echo: ping-42",
+        sent=sent,
+        expected='client A receives "message" with "echo: ping-42"',
+    )
+    other.expect_nothing("message", sent=sent, why="client B receives no echo (not a broadcast)")
+
+
+@LESSON.check(
+    "1.5",
+    "the page shows connected over websocket",
+    points=2,
+    browser=True,
+    hint='In static/chat.js, on "connect" write the status and '
+    'socket.io.engine.transport.name; listen for the engine\'s "upgrade".',
+)
+def page_shows_status_and_transport(ctx):
+    from .browser_expect import expect_text
+
+    page = ctx.browser().new_page()
+    page.goto(ctx.url + "/")
+    expect_text(page, "#status", "connected", sent=f"open {ctx.url}/ in Chromium")
+    expect_text(page, "#transport", "websocket", sent=f"open {ctx.url}/ in Chromium")

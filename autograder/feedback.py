@@ -1,0 +1,104 @@
+"""What the student sees: one line per check as it runs, details on failure, a total."""
+
+from __future__ import annotations
+
+import json
+import pprint
+import textwrap
+from dataclasses import asdict, dataclass, field
+from typing import Any, TextIO
+
+PASS, FAIL, ERROR, SKIP = "PASS", "FAIL", "ERROR", "SKIP"
+
+
+@dataclass
+class Result:
+    exercise: str
+    check: str
+    title: str
+    points: int
+    max_points: int
+    status: str
+    seconds: float
+    summary: str = ""
+    sent: Any = None
+    expected: Any = None
+    received: Any = None
+    hint: str = ""
+
+
+@dataclass
+class Report:
+    lesson: str
+    path: str
+    results: list[Result] = field(default_factory=list)
+    setup_error: str = ""
+
+    @property
+    def score(self) -> int:
+        return sum(r.points for r in self.results)
+
+    @property
+    def max_score(self) -> int:
+        return sum(r.max_points for r in self.results)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.status == PASS for r in self.results)
+
+    def exercise_passed(self, exercise: str) -> bool:
+        mine = [r for r in self.results if r.exercise == exercise]
+        return bool(mine) and all(r.status == PASS for r in mine)
+
+    def to_json(self) -> dict:
+        return {
+            "lesson": self.lesson,
+            "path": self.path,
+            "score": self.score,
+            "max_score": self.max_score,
+            "passed": self.passed,
+            "setup_error": self.setup_error,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    def write_json(self, path: str) -> None:
+        with open(path, "w") as out:
+            json.dump(self.to_json(), out, indent=2, default=repr)
+
+
+def show(value: Any) -> str:
+    text = value if isinstance(value, str) else pprint.pformat(value, width=72)
+    return textwrap.shorten(text, 600, placeholder=" …") if "\n" not in text else text
+
+
+def print_result(result: Result, position: int, total: int, out: TextIO) -> None:
+    width = len(str(total))
+    line = (
+        f"[{position:>{width}}/{total}] {result.status:<5} Exercise {result.exercise:<5} "
+        f"{result.title:<58} {result.points}/{result.max_points}"
+    )
+    print(line, file=out, flush=True)
+    if result.status == PASS:
+        return
+    details = [
+        ("what went wrong", result.summary),
+        ("sent", result.sent),
+        ("expected", result.expected),
+        ("received", result.received),
+        ("hint", result.hint),
+    ]
+    for label, value in details:
+        if value not in (None, ""):
+            body = textwrap.indent(show(value), " " * 24).lstrip()
+            print(f"      {label + ':':<18}{body}", file=out)
+    print(file=out, flush=True)
+
+
+def print_total(report: Report, out: TextIO) -> None:
+    failed = [r for r in report.results if r.status != PASS]
+    verdict = (
+        "all checks passed"
+        if not failed
+        else f"{len(failed)} of {len(report.results)} checks did not pass"
+    )
+    print(f"Score: {report.score}/{report.max_score} — {verdict}.", file=out, flush=True)
