@@ -1,0 +1,77 @@
+"""`make run`: start a stage with everything it needs, print the URL, stop it all on Ctrl-C.
+
+python -m autograder.serve            # the most advanced stage in lessons/
+python -m autograder.serve 01 --solution
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .checks import load_lesson
+from .harness import Harness, StartError
+from .paths import LESSONS, SOLUTIONS, stage_dir_name
+
+
+def newest_stage() -> str:
+    numbers = [p.name[:2] for p in LESSONS.iterdir() if p.is_dir() and p.name[:2].isdigit()]
+    return max(numbers)
+
+
+def follow_logs(harness: Harness, poll: float = 0.3) -> None:
+    """Print every process's output as it comes, prefixed with its name, until one exits."""
+    offsets = {process.name: 0 for process in harness.processes}
+    while True:
+        for process in harness.processes:
+            with open(process.log_path, "rb") as log:
+                log.seek(offsets[process.name])
+                for line in log.read().decode(errors="replace").splitlines(keepends=True):
+                    if line.endswith("\n"):
+                        print(f"[{process.name}] {line}", end="", flush=True)
+                        offsets[process.name] += len(line.encode())
+        if any(process.exited() is not None for process in harness.processes):
+            return
+        time.sleep(poll)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("lesson", nargs="?", help="lesson number (default: the newest)")
+    parser.add_argument("--solution", action="store_true", help="run the reference app")
+    args = parser.parse_args(argv)
+
+    number = (args.lesson or newest_stage()).zfill(2)
+    stage_dir = (SOLUTIONS if args.solution else LESSONS) / stage_dir_name(number)
+    lesson = load_lesson(number)
+    print(f"Starting {stage_dir.relative_to(stage_dir.parents[1])} ...", flush=True)
+    with Harness() as harness:
+        try:
+            app = lesson.start(harness, stage_dir)
+        except StartError as error:
+            print(f"The app did not start:\n{error}", file=sys.stderr)
+            return 1
+        for process in harness.processes:
+            print(f"  started {process.name} (pid {process.pid}), log: {process.log_path}")
+        print(f"\n  Open {app.url}/ in your browser. Ctrl-C stops everything.\n", flush=True)
+        if not args.solution:
+            print("  (This is your copy in lessons/. `make run SOLUTION=1` runs the reference.)")
+        try:
+            follow_logs(harness)
+        except KeyboardInterrupt:
+            print("\nStopping ...", flush=True)
+            return 0
+        for process in harness.processes:
+            if process.exited() is not None:
+                print(
+                    f"{process.name} exited with code {process.exited()}:\n{process.log_tail()}",
+                    file=sys.stderr,
+                )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
