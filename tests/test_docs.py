@@ -1,0 +1,70 @@
+"""The documents point at things that exist: links, file paths and exercise sections."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from autograder.make_lessons import solution_stages
+from autograder.paths import COURSE_ROOT, LESSONS, source_files
+from autograder.regions import find_regions
+
+DOCUMENTS = [
+    COURSE_ROOT / "README.md",
+    *sorted(LESSONS.glob("*/README.md")),
+    *sorted((COURSE_ROOT / "notebooks").glob("README.md")),
+    *sorted((COURSE_ROOT / "bench").glob("**/README.md")),
+]
+LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)#\s]+)")
+CODE_PATH = re.compile(r"`([\w./-]+\.(?:py|js|html|css|toml|json|conf|yml|md|ipynb))`")
+
+
+def relative_name(path: Path) -> str:
+    return str(path.relative_to(COURSE_ROOT))
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=relative_name)
+def test_links_resolve(document):
+    broken = [
+        target
+        for target in LINK.findall(document.read_text())
+        if not (document.parent / target).exists()
+    ]
+    assert not broken, f"{relative_name(document)} links to missing files: {broken}"
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=relative_name)
+def test_code_paths_exist(document):
+    """A path in backticks names a real file, next to the document or from the course root."""
+    stage = document.parent
+    solution = COURSE_ROOT / "solutions" / stage.name
+    missing = [
+        name
+        for name in set(CODE_PATH.findall(document.read_text()))
+        if not any((base / name).exists() for base in (stage, COURSE_ROOT, solution))
+    ]
+    assert not missing, f"{relative_name(document)} names files that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("solution_dir", solution_stages(), ids=lambda p: p.name)
+def test_every_exercise_has_a_lesson_section(solution_dir):
+    """Graders' hints say 'read section "Exercise N.M"': that section must exist."""
+    text = (LESSONS / solution_dir.name / "README.md").read_text()
+    headings = set(re.findall(r"^#+ Exercise (\d+\.\d+)\b", text, flags=re.MULTILINE))
+    exercises = {
+        region.exercise
+        for relative in source_files(solution_dir)
+        if relative.suffix in {".py", ".js"}
+        for region in find_regions((solution_dir / relative).read_text(), str(relative))
+    }
+    assert exercises, f"{solution_dir.name} has no exercises"
+    assert exercises <= headings, f"no lesson section for exercises {exercises - headings}"
+
+
+def test_readme_gives_the_two_commands():
+    readme = (COURSE_ROOT / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (COURSE_ROOT / ".ci" / "run").read_text()
