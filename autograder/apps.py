@@ -40,5 +40,11 @@ def start_dev_server(
         },
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(http_ok(f"{url}/socket.io/?EIO=4&transport=polling"), process, f"answer on {url}")
+    try:
+        wait_until(
+            http_ok(f"{url}/socket.io/?EIO=4&transport=polling"), process, f"answer on {url}"
+        )
+    except StartError:
+        harness.stop(process)  # a hung start-up must not keep running while the rest fail
+        raise
     return RunningApp(url, process, stage_dir)

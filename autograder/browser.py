@@ -29,15 +29,27 @@ INSTALL_ADVICE = (
 
 
 def find_chromium() -> Path | None:
-    candidates = [
-        os.environ.get("CHROMIUM_PATH", ""),
-        *CHROMIUM_CANDIDATES,
-        shutil.which("chromium") or "",
-    ]
+    """CHROMIUM_PATH if it is set (and None if it is not runnable), else the usual places."""
+    explicit = os.environ.get("CHROMIUM_PATH", "").strip()
+    candidates = [explicit] if explicit else [*CHROMIUM_CANDIDATES, shutil.which("chromium")]
     for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return Path(candidate)
     return None
+
+
+def page_problems(browser) -> list[str]:
+    """What went wrong inside the pages: uncaught JavaScript errors and console errors."""
+    problems = []
+    for context in browser.contexts:
+        for page in context.pages:
+            problems += [f"uncaught error: {error.message}" for error in page.page_errors()]
+            problems += [
+                f"console error: {message.text}"
+                for message in page.console_messages()
+                if message.type == "error"
+            ]
+    return problems
 
 
 @contextlib.contextmanager

@@ -6,8 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from .checks import Lesson, load_lesson
 from .paths import LESSONS, SOLUTIONS, stage_dir_name
 from .runner import grade
+
+BAD_INPUT = 2
+INTERRUPTED = 130
+
+
+class InputError(Exception):
+    """The command line asks for something that does not exist; the message says what does."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -21,28 +29,60 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--solution", action="store_true", help="grade solutions/NN_name")
     parser.add_argument("--only", default="", help="comma-separated exercise ids, e.g. 1.2,1.3")
-    parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    parser.add_argument("--json", metavar="FILE", type=Path, help="also write the report as JSON")
     parser.add_argument(
-        "--time-limit", type=float, default=None, help="seconds one check may take (default 30)"
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds one check may take (default: settings.CHECK_TIME_LIMIT)",
     )
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def resolve(args: argparse.Namespace) -> tuple[Lesson, Path, set[str]]:
+    """Check the whole command line before anything starts, so bad input loses nothing."""
+    if not args.lesson.isdigit():
+        raise InputError(f"The lesson is a number such as 01, not {args.lesson!r}.")
     number = args.lesson.zfill(2)
-    stage = stage_dir_name(number)
+    try:
+        stage = stage_dir_name(number)
+    except SystemExit as error:
+        raise InputError(str(error)) from None
+    try:
+        lesson = load_lesson(number)
+    except ModuleNotFoundError as error:
+        if error.name != f"autograder.checks.lesson{number}":
+            raise
+        raise InputError(f"Lesson {number} has no checks yet.") from None
     path = args.path or (SOLUTIONS if args.solution else LESSONS) / stage
     if not path.is_dir():
-        print(f"No folder {path} to grade.", file=sys.stderr)
-        return 2
+        raise InputError(f"No folder {path} to grade.")
     only = {item.strip() for item in args.only.split(",") if item.strip()}
+    unknown = sorted(only - set(lesson.exercises))
+    if unknown:
+        known = ", ".join(lesson.exercises)
+        raise InputError(f"Lesson {number} has no exercise {', '.join(unknown)}; it has {known}.")
+    if args.json and not args.json.parent.is_dir():
+        raise InputError(f"Cannot write {args.json}: the folder {args.json.parent} does not exist.")
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise InputError("--time-limit must be a positive number of seconds.")
+    return lesson, path, only
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        lesson, path, only = resolve(args)
+    except InputError as error:
+        print(error, file=sys.stderr)
+        return BAD_INPUT
     extra = {"time_limit": args.time_limit} if args.time_limit else {}
     try:
-        report = grade(number, path, only=only or None, **extra)
+        report = grade(lesson.number, path, only=only or None, **extra)
     except KeyboardInterrupt:
         print("\nInterrupted: every process the grader started has been stopped.", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     if args.json:
         report.write_json(args.json)
     return 0 if report.passed else 1

@@ -94,7 +94,8 @@ class Probe:
                 f"no acknowledgement for {event!r} within {timeout:.0f} s",
                 sent=_describe(event, data, namespace),
                 expected="the handler to return a value (the acknowledgement)",
-                received=f"nothing within {timeout:.0f} s",
+                received=f"nothing within {timeout:.0f} s: the handler did not answer. Is there "
+                "such a handler, and is it stuck (an endless loop, a sleep, a blocking call)?",
             ) from error
 
     def expect(

@@ -81,7 +81,7 @@ def print_result(result: Result, position: int, total: int, out: TextIO) -> None
     if result.status == PASS:
         return
     details = [
-        ("what went wrong", result.summary),
+        ("why skipped" if result.status == SKIP else "what went wrong", result.summary),
         ("sent", result.sent),
         ("expected", result.expected),
         ("received", result.received),
@@ -95,10 +95,17 @@ def print_result(result: Result, position: int, total: int, out: TextIO) -> None
 
 
 def print_total(report: Report, out: TextIO) -> None:
-    failed = [r for r in report.results if r.status != PASS]
-    verdict = (
-        "all checks passed"
-        if not failed
-        else f"{len(failed)} of {len(report.results)} checks did not pass"
-    )
+    failed = [r for r in report.results if r.status in (FAIL, ERROR)]
+    skipped = [r for r in report.results if r.status == SKIP]
+    if report.passed:
+        verdict = "all checks passed"
+    else:
+        total = len(report.results)
+        parts = [f"{len(failed)} of {total} checks did not pass"] if failed or not total else []
+        if skipped:
+            parts.append(f"{len(skipped)} of {total} could not run here (SKIP, see above)")
+        verdict = "; ".join(parts)
     print(f"Score: {report.score}/{report.max_score} — {verdict}.", file=out, flush=True)
+    to_do = sorted({r.exercise for r in failed}, key=lambda e: [int(n) for n in e.split(".")])
+    if to_do:
+        print(f"Work on: Exercise {', '.join(to_do)}.", file=out, flush=True)

@@ -2,6 +2,9 @@
 
 Every process runs in its own process group (so its children go with it), is told to
 die with the grader (PR_SET_PDEATHSIG), and is stopped on exit, on failure and on Ctrl-C.
+PR_SET_PDEATHSIG fires when the *thread* that started the child ends, so every start goes
+through one launcher thread that lives as long as the Harness: a check running in its own
+thread may start processes without them dying when that check ends.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -41,9 +46,20 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+try:  # loaded here, not in the child: dlopen between fork and exec can deadlock
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # pragma: no cover - not glibc Linux: no parent-death signal
+    _LIBC = None
+
+
+def _die_with(parent_pid: int) -> Callable[[], None]:
+    def in_child() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the grader died before prctl took effect
+            os._exit(1)
+
+    return in_child
 
 
 class ManagedProcess:
@@ -54,16 +70,20 @@ class ManagedProcess:
         self.command = command
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        try:
+            self.popen = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with(os.getpid()),
+            )
+        except OSError as error:
+            self._log.close()
+            raise StartError(f"could not start {name} ({' '.join(command)}): {error}") from error
 
     @property
     def pid(self) -> int:
@@ -73,12 +93,14 @@ class ManagedProcess:
         return self.popen.poll()
 
     def log_tail(self, lines: int = settings.LOG_TAIL_LINES) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         text = self.log_path.read_text(errors="replace").rstrip().splitlines()
         return "\n".join(text[-lines:]) or "(it printed nothing)"
 
-    def stop(self, grace: float = settings.STOP_GRACE) -> None:
+    def stop(self, grace: float | None = None) -> None:
         """SIGTERM the whole process group, then SIGKILL whatever is left."""
+        grace = settings.STOP_GRACE if grace is None else grace
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, sig)
@@ -101,43 +123,60 @@ class Harness:
         self.log_dir = log_dir or Path(self._tmp.name)
         self.processes: list[ManagedProcess] = []
         self._previous_sigterm = None
+        self._launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-launcher")
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Harness:
         # SIGTERM (a CI cancel, a killed notebook cell) cleans up like Ctrl-C does.
-        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        with contextlib.suppress(ValueError):  # only the main thread may set handlers
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.stop_all()
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        try:
+            self._launcher.shutdown(wait=True)  # a start under way is finished, then stopped
+            self.stop_all()
+        finally:
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+            if self._tmp is not None:
+                self._tmp.cleanup()
 
-    def start(self, name: str, command: list[str], cwd: Path, env: dict | None = None):
+    def start(
+        self, name: str, command: list[str], cwd: Path, env: dict | None = None
+    ) -> ManagedProcess:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        process = ManagedProcess(name, command, cwd, full_env, self.log_dir)
-        self.processes.append(process)
-        return process
+
+        def launch() -> ManagedProcess:
+            process = ManagedProcess(name, command, cwd, full_env, self.log_dir)
+            with self._lock:  # registered before anyone can be interrupted
+                self.processes.append(process)
+            return process
+
+        return self._launcher.submit(launch).result()
 
     def stop(self, process: ManagedProcess) -> None:
         process.stop()
-        if process in self.processes:
-            self.processes.remove(process)
+        with self._lock:
+            if process in self.processes:
+                self.processes.remove(process)
 
     def stop_all(self) -> None:
         with _signals_deferred():
             while self.processes:
-                self.processes.pop().stop()
+                with self._lock:
+                    process = self.processes.pop()
+                process.stop()
 
 
 def wait_until(
     ready: Callable[[], bool],
     process: ManagedProcess,
     what: str,
-    timeout: float = settings.APP_START_TIMEOUT,
+    timeout: float | None = None,
 ) -> float:
     """Poll ``ready`` until it holds; fail clearly if the process dies or time runs out."""
+    timeout = settings.APP_START_TIMEOUT if timeout is None else timeout
     started = time.monotonic()
     while True:
         code = process.exited()

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from . import settings
 from .apps import RunningApp
-from .browser import chromium
+from .browser import chromium, page_problems
 from .checks import Check, CheckFailed, CheckSkipped, Lesson, load_lesson
 from .client import Probe
 from .feedback import ERROR, FAIL, PASS, SKIP, Report, Result, print_result, print_total
@@ -29,7 +29,8 @@ class Context:
         self._app: RunningApp | None = None
         self._start_error: str | None = None
         self._probes: list[Probe] = []
-        self._exit_stack = contextlib.ExitStack()
+        self._browsers = contextlib.ExitStack()
+        self._open_browsers: list = []
 
     # -- the app under test -------------------------------------------------
     def ensure_app(self, out: TextIO) -> None:
@@ -75,16 +76,38 @@ class Context:
         return probe
 
     def browser(self):
-        return self._exit_stack.enter_context(chromium())
+        """A fresh headless Chromium, closed when the check ends (CheckSkipped without one)."""
+        browser = self._browsers.enter_context(chromium())
+        self._open_browsers.append(browser)
+        return browser
+
+    def browser_problems(self) -> list[str]:
+        """Uncaught errors and console errors of every page the check opened."""
+        problems = []
+        for browser in self._open_browsers:
+            with contextlib.suppress(Exception):
+                problems.extend(page_problems(browser))
+        return problems
+
+    def close_browsers(self) -> None:
+        # Playwright objects belong to the thread that made them: the check's own thread.
+        self._open_browsers.clear()
+        with contextlib.suppress(Exception):
+            self._browsers.close()
+        self._browsers = contextlib.ExitStack()
 
     def cleanup_after_check(self) -> None:
         for probe in self._probes:
             with contextlib.suppress(Exception):
                 probe.disconnect()
         self._probes.clear()
-        with contextlib.suppress(Exception):
-            self._exit_stack.close()
-        self._exit_stack = contextlib.ExitStack()
+
+
+def add_browser_problems(error: CheckFailed, problems: list[str]) -> None:
+    new = [problem for problem in problems if problem not in str(error.received)]
+    if new:
+        shown = "\n".join(new[-5:])
+        error.received = f"{error.received}\nThe browser reported:\n{shown}"
 
 
 def lesson_hint(lesson: Lesson, check: Check, stage_name: str) -> str:
@@ -111,7 +134,11 @@ def run_check(
         try:
             check.run(ctx)
         except BaseException as error:  # reported below, whatever it is
+            if isinstance(error, CheckFailed):
+                add_browser_problems(error, ctx.browser_problems())
             outcome["error"] = error
+        finally:
+            ctx.close_browsers()
 
     started = time.monotonic()
     try:
@@ -176,7 +203,8 @@ def grade(
     checks = [c for c in lesson.checks if not only or c.exercise in only]
     stage_name = stage_dir_name(lesson.number)
     print(
-        f"Grading lesson {lesson.number} in {stage_dir} ({len(checks)} checks)",
+        f"Grading lesson {lesson.number} in {stage_dir} "
+        f"({len(checks)} check{'' if len(checks) == 1 else 's'})",
         file=out,
         flush=True,
     )
