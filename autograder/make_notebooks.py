@@ -1,0 +1,216 @@
+"""Generate notebooks/source/NN/NN.ipynb: `python -m autograder.make_notebooks [--check]`.
+
+A lesson's workbook is built from three things, so nothing in it can drift:
+- notebooks/specs/NN_name.toml: its title, introduction and written question;
+- solutions/NN_name/: every file, written by one ``%%writefile`` cell each (files with
+  solution regions become nbgrader solution cells, the others are locked);
+- autograder/checks/lessonNN.py: one graded test cell per exercise, worth the points of its
+  checks, with the first check visible and the rest hidden from students.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from .checks import Lesson, load_lesson
+from .paths import COURSE_ROOT, NOTEBOOKS, SOLUTIONS, source_files
+from .regions import find_regions
+
+SPECS = NOTEBOOKS / "specs"
+SOURCE = NOTEBOOKS / "source"
+APP_FOLDER = "app"  # where the notebook writes the app, next to the notebook
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+class SpecError(ValueError):
+    """A spec or a solution file the notebook cannot be built from."""
+
+
+def notebook_path(stage: str) -> Path:
+    return SOURCE / stage / f"{stage}.ipynb"
+
+
+def _nbgrader(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _cell_id(grade_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", grade_id)[:64]
+
+
+def _code(source: str, grade_id: str, **nbgrader) -> nbformat.NotebookNode:
+    meta = _nbgrader(grade_id, **nbgrader)
+    if nbgrader.get("locked") or nbgrader.get("grade"):
+        meta.update({"deletable": False, "editable": False})
+    cell = new_code_cell(source, metadata=meta)
+    cell.id = _cell_id(grade_id)
+    return cell
+
+
+def _markdown(source: str, cell_id: str, **nbgrader) -> nbformat.NotebookNode:
+    cell = new_markdown_cell(source.strip(), metadata=_nbgrader(cell_id, **nbgrader))
+    if not nbgrader:
+        del cell.metadata["nbgrader"]
+    cell.id = _cell_id(cell_id)
+    return cell
+
+
+def _grade_id(relative: Path) -> str:
+    return "write_" + re.sub(r"[^A-Za-z0-9]+", "_", str(relative)).strip("_")
+
+
+def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
+    """The markdown note and the %%writefile cell for one solution file."""
+    if not text.endswith("\n"):
+        raise SpecError(f"solutions/{stage}/{relative}: end the file with a newline")
+    regions = find_regions(text, str(relative))
+    target = f"{APP_FOLDER}/{relative.as_posix()}"
+    source = f"%%writefile {target}\n{text}"
+    grade_id = _grade_id(relative)
+    if regions:
+        todo = "\n".join(f"- **Exercise {r.exercise}**: {r.hint}" for r in regions)
+        note = (
+            f"### `{target}`\n\nYour exercises in this file (the lesson text, "
+            f"`lessons/{stage}/README.md`, has a section for each):\n\n{todo}"
+        )
+        cell = _code(source, grade_id, solution=True)
+    else:
+        note = f"### `{target}`\n\nGiven: run this cell as it is."
+        cell = _code(source, grade_id, locked=True)
+    return [_markdown(note, f"about_{grade_id}"), cell], {r.exercise for r in regions}
+
+
+def test_cell(lesson: Lesson, exercise: str) -> nbformat.NotebookNode:
+    checks = [c for c in lesson.checks if c.exercise == exercise]
+    points = sum(c.points for c in checks)
+    visible, hidden = checks[0], checks[1:]
+    lines = [
+        f"# Exercise {exercise}: {lesson.exercises[exercise]} ({points} points)",
+        "from autograder.notebook import assert_check_passed, assert_exercise_passed, grade_folder",
+        "",
+        f'report = grade_folder("{lesson.number}", "{APP_FOLDER}")',
+        f'assert_check_passed(report, "{exercise}", "{visible.run.__name__}")',
+        "### BEGIN HIDDEN TESTS",
+        *(f'assert_check_passed(report, "{exercise}", "{c.run.__name__}")' for c in hidden),
+        f'assert_exercise_passed(report, "{exercise}")',
+        "### END HIDDEN TESTS",
+    ]
+    grade_id = "test_" + exercise.replace(".", "_")
+    return _code("\n".join(lines), grade_id, grade=True, locked=True, points=points)
+
+
+def build_notebook(stage: str) -> nbformat.NotebookNode:
+    spec_path = SPECS / f"{stage}.toml"
+    spec = tomllib.loads(spec_path.read_text())
+    solution_dir = SOLUTIONS / stage
+    lesson = load_lesson(stage[:2])
+    files = source_files(solution_dir)
+
+    folders = sorted({APP_FOLDER, *(f"{APP_FOLDER}/{p.parent.as_posix()}" for p in files)})
+    folders = [f for f in folders if not f.endswith("/.")]
+    make_folders = (
+        "# Make the folders the cells below write into.\n"
+        "from pathlib import Path\n\n"
+        f"for folder in {folders!r}:\n"
+        "    Path(folder).mkdir(parents=True, exist_ok=True)"
+    )
+    cells = [
+        _markdown(f"# {spec['title']}\n\n{spec['intro'].strip()}", "intro"),
+        _code(make_folders, "make_folders", locked=True),
+    ]
+    exercises_in_files: set[str] = set()
+    for relative in files:
+        try:
+            text = (solution_dir / relative).read_text()
+        except UnicodeDecodeError as error:
+            raise SpecError(f"solutions/{stage}/{relative}: not a text file") from error
+        new_cells, exercises = file_cells(stage, relative, text)
+        cells.extend(new_cells)
+        exercises_in_files |= exercises
+
+    unchecked = sorted(
+        e for e in exercises_in_files if not any(c.exercise == e for c in lesson.checks)
+    )
+    if unchecked:
+        raise SpecError(f"{stage}: no autograder check for exercise(s) {', '.join(unchecked)}")
+    cells.append(
+        _markdown(
+            "## Check your work\n\n"
+            "Each cell below grades one exercise. The first one starts your app and runs every "
+            "check (it takes up to a minute); the others reuse that run until you change a "
+            "file. Hidden tests run again when your instructor grades the notebook.",
+            "about_tests",
+        )
+    )
+    for exercise in lesson.exercises:
+        if any(c.exercise == exercise for c in lesson.checks):
+            cells.append(test_cell(lesson, exercise))
+
+    question = spec["question"]
+    cells.append(_markdown(question["prompt"], "question"))
+    cells.append(
+        _markdown(
+            question["answer"],
+            "written_answer",
+            solution=True,
+            grade=True,
+            points=question["points"],
+        )
+    )
+    notebook = new_notebook(cells=cells)
+    notebook.metadata = {
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python"},
+    }
+    nbformat.validate(notebook)
+    return notebook
+
+
+def render(stage: str) -> str:
+    return nbformat.writes(build_notebook(stage)) + "\n"
+
+
+def stages_with_specs() -> list[str]:
+    return [p.stem for p in sorted(SPECS.glob("*.toml")) if (SOLUTIONS / p.stem).is_dir()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only report drift; exit 1 on any")
+    parser.add_argument("stages", nargs="*", help="e.g. 01_basics (default: every spec)")
+    args = parser.parse_args(argv)
+    stale = []
+    for stage in args.stages or stages_with_specs():
+        path = notebook_path(stage)
+        text = render(stage)
+        if args.check:
+            if not path.is_file() or path.read_text() != text:
+                stale.append(str(path.relative_to(COURSE_ROOT)))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"{path.relative_to(COURSE_ROOT)}: written")
+    for path in stale:
+        print(f"stale: {path} (run `python -m autograder.make_notebooks`)")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
