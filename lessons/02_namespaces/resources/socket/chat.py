@@ -1,0 +1,39 @@
+"""The /chat namespace: messages stored in the database, with a history for late joiners."""
+
+from extensions import db
+from models import Message
+from sqlalchemy import select
+from validation import chat_text, history_limit
+
+from .base import BaseSocket
+
+
+class ChatNamespace(BaseSocket):
+    def __init__(self, namespace: str, notifications: str):
+        super().__init__(namespace)
+        self.notifications = notifications
+
+    def joined(self, user: str, online: int) -> None:
+        notice = {"text": f"{user} joined the chat", "user": user, "online": online}
+        self.emit("notice", notice, namespace=self.notifications)
+
+    def left(self, user: str, online: int) -> None:
+        # Emit "notice" with {"text": "<user> left the chat", "user", "online"} on the
+        # notifications namespace, the way joined() does.
+        # Exercise 2.6: tell everyone on the notifications namespace who left the chat.
+        raise NotImplementedError('Exercise 2.6 is not implemented yet (see lessons/02_namespaces/README.md, "Exercise 2.6")')
+
+    def on_send_message(self, data=None):
+        text = chat_text(data)  # BadPayload becomes an error reply (reply_with_error)
+        # Store a Message, emit "message" with message.to_dict() to every client in this
+        # namespace, and acknowledge with {"ok": True, "id": message.id}.
+        # Exercise 2.3: store the message and broadcast it on /chat.
+        raise NotImplementedError('Exercise 2.3 is not implemented yet (see lessons/02_namespaces/README.md, "Exercise 2.3")')
+
+    def on_get_history(self, data=None):
+        limit = history_limit(data)
+        # messages: the last `limit` messages as dicts (to_dict()), oldest first.
+        # Exercise 2.4: read the chat history from the database.
+        raise NotImplementedError('Exercise 2.4 is not implemented yet (see lessons/02_namespaces/README.md, "Exercise 2.4")')
+        db.session.commit()  # end the read transaction: the pooled connection goes back now
+        return {"ok": True, "messages": messages}

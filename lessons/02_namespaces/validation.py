@@ -1,0 +1,27 @@
+"""Checks on what clients send. A bad payload is answered with an error, never a crash."""
+
+from flask import current_app
+
+
+class BadPayload(ValueError):
+    """The message is for the client: what was wrong with what it sent."""
+
+
+def chat_text(data) -> str:
+    """The text of a send_message payload {"text": str}, stripped."""
+    limit = current_app.config["MAX_MESSAGE_LENGTH"]
+    # Raise BadPayload for a non-dict, a missing or non-string "text", or a text that is
+    # empty or longer than `limit` once stripped; return the stripped text otherwise.
+    # Exercise 2.5: reject malformed send_message payloads with a clear error.
+    raise NotImplementedError('Exercise 2.5 is not implemented yet (see lessons/02_namespaces/README.md, "Exercise 2.5")')
+
+
+def history_limit(data) -> int:
+    """How many past messages get_history should return: {"limit": int} or nothing."""
+    most = current_app.config["HISTORY_LIMIT"]
+    if data is None:
+        return most
+    limit = data.get("limit", most) if isinstance(data, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= most:
+        raise BadPayload(f'"limit" must be a whole number from 1 to {most}')
+    return limit
