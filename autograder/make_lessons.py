@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .paths import COURSE_ROOT, LESSONS, SOLUTIONS, source_files
-from .regions import make_starter
+from .regions import RegionError, make_starter
 
 LESSON_TEXT = "README.md"
 
@@ -29,8 +29,16 @@ def expected_lesson(solution_dir: Path) -> dict[Path, bytes]:
     return files
 
 
-def differences(solution_dir: Path) -> list[str]:
-    lesson_dir = LESSONS / solution_dir.name
+def _shown(path: Path, lessons_root: Path) -> str:
+    """A path as the user knows it: relative to the course (or to the given lessons root)."""
+    for base in (COURSE_ROOT, lessons_root.parent):
+        if path.is_relative_to(base):
+            return str(path.relative_to(base))
+    return str(path)
+
+
+def differences(solution_dir: Path, lessons_root: Path = LESSONS) -> list[str]:
+    lesson_dir = lessons_root / solution_dir.name
     expected = expected_lesson(solution_dir)
     actual = {p for p in source_files(lesson_dir)} if lesson_dir.is_dir() else set()
     actual.discard(Path(LESSON_TEXT))
@@ -38,18 +46,18 @@ def differences(solution_dir: Path) -> list[str]:
     for relative, data in expected.items():
         path = lesson_dir / relative
         if not path.is_file():
-            problems.append(f"missing: {path.relative_to(COURSE_ROOT)}")
+            problems.append(f"missing: {_shown(path, lessons_root)}")
         elif path.read_bytes() != data:
-            problems.append(f"differs: {path.relative_to(COURSE_ROOT)}")
+            problems.append(f"differs: {_shown(path, lessons_root)}")
     for relative in sorted(actual - set(expected)):
-        problems.append(f"not in solutions/: {(lesson_dir / relative).relative_to(COURSE_ROOT)}")
+        problems.append(f"not in solutions/: {_shown(lesson_dir / relative, lessons_root)}")
     if not (lesson_dir / LESSON_TEXT).is_file():
-        problems.append(f"no lesson text: lessons/{solution_dir.name}/{LESSON_TEXT}")
+        problems.append(f"no lesson text: {_shown(lesson_dir / LESSON_TEXT, lessons_root)}")
     return problems
 
 
-def write_lesson(solution_dir: Path) -> None:
-    lesson_dir = LESSONS / solution_dir.name
+def write_lesson(solution_dir: Path, lessons_root: Path = LESSONS) -> None:
+    lesson_dir = lessons_root / solution_dir.name
     expected = expected_lesson(solution_dir)
     if lesson_dir.is_dir():
         for relative in source_files(lesson_dir):
@@ -59,26 +67,35 @@ def write_lesson(solution_dir: Path) -> None:
         target = lesson_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    print(f"lessons/{solution_dir.name}: {len(expected)} files from solutions/")
+    print(f"{_shown(lesson_dir, lessons_root)}: {len(expected)} files from solutions/")
 
 
-def solution_stages() -> list[Path]:
-    return [p for p in sorted(SOLUTIONS.iterdir()) if p.is_dir() and p.name[:2].isdigit()]
+def solution_stages(solutions_root: Path = SOLUTIONS) -> list[Path]:
+    return [p for p in sorted(solutions_root.iterdir()) if p.is_dir() and p.name[:2].isdigit()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="only report drift; exit 1 on any")
+    parser.add_argument("--solutions", type=Path, default=SOLUTIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--lessons", type=Path, default=LESSONS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    stages = solution_stages(args.solutions)
+    for stage in stages:  # a malformed marker is reported as file:line, before anything is written
+        try:
+            expected_lesson(stage)
+        except RegionError as error:
+            print(f"{_shown(stage, args.solutions)}/{error}", file=sys.stderr)
+            return 1
     if args.check:
-        problems = [p for stage in solution_stages() for p in differences(stage)]
+        problems = [p for stage in stages for p in differences(stage, args.lessons)]
         for problem in problems:
             print(problem)
         if problems:
             print("lessons/ is stale: run `make lessons`.")
         return 1 if problems else 0
-    for stage in solution_stages():
-        write_lesson(stage)
+    for stage in stages:
+        write_lesson(stage, args.lessons)
     return 0
 
 
