@@ -148,7 +148,7 @@ def run_check(
         worker.join(time_limit)
         if worker.is_alive():
             outcome["error"] = CheckFailed(
-                f"the check did not finish within {time_limit:.0f} s",
+                f"the check did not finish within {time_limit:g} s",
                 expected="every event to be answered promptly",
                 received="no progress: the app is probably stuck inside a handler "
                 "(an endless loop, a sleep or a blocking call)",
