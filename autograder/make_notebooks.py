@@ -125,7 +125,9 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
 
     folders = sorted({APP_FOLDER, *(f"{APP_FOLDER}/{p.parent.as_posix()}" for p in files)})
     folders = [f for f in folders if not f.endswith("/.")]
-    make_folders = (
+    setup = (
+        "# A failing test shows the grader's message, not the test cell's code.\n"
+        "%xmode Minimal\n"
         "# Make the folders the cells below write into.\n"
         "from pathlib import Path\n\n"
         f"for folder in {folders!r}:\n"
@@ -133,7 +135,7 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
     )
     cells = [
         _markdown(f"# {spec['title']}\n\n{spec['intro'].strip()}", "intro"),
-        _code(make_folders, "make_folders", locked=True),
+        _code(setup, "setup", locked=True),
     ]
     exercises_in_files: set[str] = set()
     for relative in files:

@@ -1,0 +1,212 @@
+"""The source notebooks match solutions/, carry valid nbgrader metadata, and release cleanly.
+
+No nbgrader command runs here (tests/test_nbgrader_pipeline.py does that); the grading glue
+in autograder/notebook.py is exercised against a real grader subprocess.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from nbgrader.nbgraderformat import MetadataValidator
+
+from autograder import make_notebooks, notebook
+from autograder.checks import load_lesson
+from autograder.nbgrader_preprocessors import (
+    ClearSolutionsInWrittenFiles,
+    writefile_body,
+    writefile_target,
+)
+from autograder.paths import LESSONS, NOTEBOOKS, SOLUTIONS, source_files
+from autograder.regions import find_regions
+
+SOURCE_NOTEBOOKS = sorted((NOTEBOOKS / "source").glob("*/*.ipynb"))
+EXERCISE_IN_TEST = re.compile(r'assert_\w+_passed\(report, "(\d+\.\d+)"')
+
+
+def stage_of(path: Path) -> str:
+    return path.parent.name
+
+
+@pytest.fixture(params=SOURCE_NOTEBOOKS, ids=[stage_of(p) for p in SOURCE_NOTEBOOKS])
+def source_notebook(request) -> tuple[str, nbformat.NotebookNode]:
+    return stage_of(request.param), nbformat.read(request.param, as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def written_files(nb) -> dict[str, str]:
+    files = {}
+    for cell in nb.cells:
+        target = writefile_target(cell.source) if cell.cell_type == "code" else None
+        if target is not None:
+            assert target not in files, f"{target} is written twice"
+            files[target] = writefile_body(cell.source)
+    return files
+
+
+def test_every_solution_stage_has_a_source_notebook():
+    stages = {
+        p.name for p in SOLUTIONS.iterdir() if (NOTEBOOKS / "specs" / f"{p.name}.toml").is_file()
+    }
+    assert stages, "no notebooks/specs/*.toml"
+    assert stages == {stage_of(p) for p in SOURCE_NOTEBOOKS}
+
+
+def test_source_notebook_is_what_the_generator_makes(source_notebook):
+    stage, _ = source_notebook
+    committed = make_notebooks.notebook_path(stage).read_text()
+    assert committed == make_notebooks.render(stage), (
+        f"notebooks/source/{stage} is stale: run `python -m autograder.make_notebooks`"
+    )
+
+
+def test_writefile_cells_are_the_solution_files_exactly(source_notebook):
+    stage, nb = source_notebook
+    files = written_files(nb)
+    expected = {
+        f"{make_notebooks.APP_FOLDER}/{rel.as_posix()}": (SOLUTIONS / stage / rel).read_text()
+        for rel in source_files(SOLUTIONS / stage)
+    }
+    assert sorted(files) == sorted(expected), "the notebook must write every file, and only those"
+    for target, text in expected.items():
+        assert files[target] == text, f"{target} differs from solutions/{stage}"
+
+
+def test_every_exercise_has_a_graded_test_cell(source_notebook):
+    stage, nb = source_notebook
+    in_solutions = {
+        region.exercise
+        for rel in source_files(SOLUTIONS / stage)
+        for region in find_regions((SOLUTIONS / stage / rel).read_text(), str(rel))
+    }
+    tested = {
+        exercise
+        for cell in nb.cells
+        if nbgrader_meta(cell).get("grade") and cell.cell_type == "code"
+        for exercise in EXERCISE_IN_TEST.findall(cell.source)
+    }
+    assert in_solutions, f"solutions/{stage} has no exercise"
+    assert in_solutions <= tested, f"no graded test cell for {sorted(in_solutions - tested)}"
+    checked = {c.exercise for c in load_lesson(stage[:2]).checks}
+    assert tested <= checked, (
+        f"test cells name exercises the grader has no check for: {tested - checked}"
+    )
+
+
+def test_nbgrader_metadata_is_valid(source_notebook):
+    stage, nb = source_notebook
+    MetadataValidator().validate_nb(nb)
+    grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(grade_ids) == len(set(grade_ids)), "grade_ids must be unique"
+    graded = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    assert all(nbgrader_meta(c).get("points", 0) > 0 for c in graded)
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        target = writefile_target(cell.source) if cell.cell_type == "code" else None
+        if cell.cell_type == "code":
+            assert meta, f"code cell {cell.id} is not an nbgrader cell"
+            assert meta["solution"] != meta["locked"], f"{cell.id}: editable xor locked"
+        if target is not None:
+            has_regions = bool(find_regions(writefile_body(cell.source), target))
+            assert meta["solution"] == has_regions, f"{target}: solution cell iff it has regions"
+        if meta.get("grade") and cell.cell_type == "code":
+            assert "### BEGIN HIDDEN TESTS" in cell.source, f"{cell.id} has no hidden tests"
+    written = [
+        c for c in nb.cells if c.cell_type == "markdown" and nbgrader_meta(c).get("solution")
+    ]
+    assert written and all(nbgrader_meta(c)["grade"] for c in written), "a manually graded answer"
+
+
+def released(stage: str, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    clear = ClearSolutionsInWrittenFiles()
+    resources = {"nbgrader": {"assignment": stage}}
+    return clear.preprocess(nb, resources)[0]
+
+
+def test_released_files_are_the_lesson_starters(source_notebook):
+    stage, nb = source_notebook
+    for target, text in written_files(released(stage, nb)).items():
+        relative = target.removeprefix(f"{make_notebooks.APP_FOLDER}/")
+        assert text == (LESSONS / stage / relative).read_text(), f"released {target}"
+        assert "BEGIN SOLUTION" not in text
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_released_javascript_is_valid(source_notebook, tmp_path):
+    stage, nb = source_notebook
+    scripts = {t: s for t, s in written_files(released(stage, nb)).items() if t.endswith(".js")}
+    for target, text in scripts.items():
+        module = tmp_path / (Path(target).stem + ".mjs")  # the course's JS is ES modules
+        module.write_text(text)
+        check = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True)
+        assert check.returncode == 0, f"released {target} is not valid JavaScript:\n{check.stderr}"
+
+
+# -- the glue graded cells call ---------------------------------------------------------
+
+
+def write_stage(folder: Path, stage: str, source_root: Path) -> None:
+    for relative in source_files(source_root / stage):
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source_root / stage / relative, folder / relative)
+
+
+def test_glue_grades_once_and_asserts_with_details(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write_stage(tmp_path / "app", "01_basics", SOLUTIONS)
+    app_py = tmp_path / "app" / "app.py"
+    solved = 'return {"server_time": time.time()}'
+    assert solved in app_py.read_text()
+    app_py.write_text(app_py.read_text().replace(solved, 'return {"server_time": "soon"}'))
+
+    report = notebook.grade_folder("01", "app")
+    printed = capsys.readouterr()
+    assert "Score: 11/13" in printed.out and printed.err == ""
+    assert (tmp_path / notebook.REPORT_NAME).is_file()
+    notebook.assert_check_passed(report, "1.4", "send_echoes_to_sender_only")
+    notebook.assert_exercise_passed(report, "1.4")
+    with pytest.raises(AssertionError) as failure:
+        notebook.assert_check_passed(report, "1.3", "server_time_is_acknowledged")
+    for label in ("Exercise 1.3", "sent:", "expected:", "received:", "soon", "hint:"):
+        assert label in str(failure.value)
+    with pytest.raises(AssertionError, match="Exercise 1.3"):
+        notebook.assert_exercise_passed(report, "1.3")
+    with pytest.raises(AssertionError, match="no check 'no_such_check'"):
+        notebook.assert_check_passed(report, "1.3", "no_such_check")
+
+    assert notebook.grade_folder("01", "app") is report, "unchanged files are not graded again"
+    assert "Using the grading run above" in capsys.readouterr().out
+    app_py.write_text(app_py.read_text() + "\n")
+    assert notebook.folder_digest(tmp_path / "app") not in {k[2] for k in notebook._reports}
+
+
+def test_glue_stops_a_hanging_grader_and_leaves_nothing_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(notebook, "GRADE_TIME_LIMIT", 3.0)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    report = notebook.grade_folder("01", "app")
+    assert "did not finish within 3 s" in report.problem
+    with pytest.raises(AssertionError, match="did not finish"):
+        notebook.assert_exercise_passed(report, "1.1")
+    assert capsys.readouterr().err == ""
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert psutil.wait_procs(left, timeout=5)[1] == [], f"left running: {left}"
+
+
+def test_glue_explains_a_missing_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    report = notebook.grade_folder("01", "app")
+    with pytest.raises(AssertionError, match="Run the %%writefile cells"):
+        notebook.assert_check_passed(report, "1.1", "connect_announces_user_count")
