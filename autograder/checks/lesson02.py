@@ -1,0 +1,549 @@
+"""Lesson 02 checks: namespaces, connect-time auth, CORS, DB session cleanup, bad input."""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+
+import requests
+import socketio
+
+from .. import settings
+from ..apps import RunningApp, start_dev_server
+from . import CheckFailed, Lesson
+
+CHAT, NOTIFICATIONS = "/chat", "/notifications"
+TOKENS = {"alice": "alice-dev-token", "bob": "bob-dev-token", "carol": "carol-dev-token"}
+POOL_CYCLES = 200
+POOL_TIMEOUT = 1.0  # seconds a connect may wait for a pooled DB connection in the pool check
+APP_POOL_TIMEOUT = 3.0  # the same for the app every other check uses
+PING_INTERVAL = 5  # short, so a dropped polling client is noticed quickly
+QUEUEPOOL_ERROR = "QueuePool limit of size 5 overflow 10 reached"
+DISALLOWED_ORIGIN = "http://evil.example"
+
+
+def app_env(harness, pool_timeout: float) -> dict:
+    database = harness.log_dir / f"lesson02-{uuid.uuid4().hex[:8]}.sqlite3"
+    return {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DB_POOL_TIMEOUT": str(pool_timeout),
+        "CHAT_TOKENS": ",".join(f"{token}:{user}" for user, token in TOKENS.items()),
+        "PING_INTERVAL": str(PING_INTERVAL),
+    }
+
+
+def start(harness, stage_dir, pool_timeout: float = APP_POOL_TIMEOUT) -> RunningApp:
+    """``python run.py`` with a private SQLite file and the grader's tokens."""
+    return start_dev_server(harness, stage_dir, "run.py", env=app_env(harness, pool_timeout))
+
+
+LESSON = Lesson(
+    number="02",
+    exercises={
+        "2.1": "authenticate the token in the auth dict on connect",
+        "2.2": "remove the DB session when a client disconnects",
+        "2.3": "store a chat message and broadcast it on /chat",
+        "2.4": "read the chat history from the database",
+        "2.5": "answer malformed payloads with an error",
+        "2.6": "announce who left on /notifications (multiplexed)",
+        "2.7": "the page shows history on join and refusals (JavaScript)",
+    },
+    start=start,
+)
+
+
+# -- helpers ----------------------------------------------------------------
+def _close_quickly(client: socketio.Client) -> None:
+    # Werkzeug never answers the websocket close frame: do not wait for it.
+    websocket = getattr(client.eio, "ws", None)
+    if websocket is not None:
+        websocket.close = functools.partial(websocket.close, timeout=0.05)
+
+
+def attempt_connect(
+    url: str, auth=None, namespaces=(CHAT,), headers=None, transport: str = "websocket"
+) -> tuple[bool, str | None]:
+    """Connect for real; (accepted, the refusal message the server sent, if any)."""
+    client = socketio.Client(reconnection=False)
+    refusals: list = []
+
+    def on_refused(data=None):
+        refusals.append(data.get("message") if isinstance(data, dict) else data)
+        _close_quickly(client)
+
+    for namespace in namespaces:
+        client.on("connect_error", on_refused, namespace=namespace)
+    try:
+        client.connect(
+            url,
+            namespaces=list(namespaces),
+            auth=auth,
+            headers=headers or {},
+            transports=[transport],
+            wait_timeout=settings.EVENT_TIMEOUT,
+        )
+    except socketio.exceptions.ConnectionError as error:
+        return False, refusals[0] if refusals else str(error)
+    _close_quickly(client)
+    client.disconnect()
+    return True, None
+
+
+def chat_client(ctx, user: str, namespaces=(CHAT,)):
+    """A connected Probe for ``user``; a refusal shows the reason the server gave."""
+    probe = ctx.client(user, namespaces=list(namespaces), auth={"token": TOKENS[user]})
+    reasons: list = []
+    for namespace in namespaces:
+        probe.sio.on(
+            "connect_error",
+            lambda data=None, ns=namespace: reasons.append(
+                f"{ns}: {data.get('message') if isinstance(data, dict) else data}"
+            ),
+            namespace=namespace,
+        )
+    try:
+        return probe.connect()
+    except CheckFailed as failure:
+        if reasons:
+            failure.received = "refused: " + "; ".join(reasons)
+        raise
+
+
+def good_token_must_connect(url: str, sent: str) -> None:
+    accepted, refusal = attempt_connect(url, auth={"token": TOKENS["alice"]})
+    if not accepted:
+        raise CheckFailed(
+            "a valid token was refused, so this refusal proves nothing",
+            sent=f'{sent}; then connect to /chat with auth={{"token": "{TOKENS["alice"]}"}}',
+            expected="the valid token to be accepted (refusing everyone is not authentication)",
+            received=f"refused: {refusal}",
+        )
+
+
+def expect_refusal(url: str, auth, what: str) -> None:
+    sent = f"connect to /chat with auth={auth!r} ({what})"
+    accepted, refusal = attempt_connect(url, auth=auth)
+    if accepted:
+        raise CheckFailed(
+            f"a connection with {what} was accepted",
+            sent=sent,
+            expected="ConnectionRefusedError with a message",
+            received="the connection was accepted",
+        )
+    if not refusal or "not implemented" in str(refusal).lower():
+        raise CheckFailed(
+            f"{what} was refused without a message that says why",
+            sent=sent,
+            expected='a refusal whose message says what is wrong, e.g. "invalid token"',
+            received=f"refused with {refusal!r}",
+        )
+    good_token_must_connect(url, sent)
+
+
+def _ack_ok(ack) -> bool:
+    return isinstance(ack, dict) and ack.get("ok") is True
+
+
+# -- 2.1 authentication and CORS --------------------------------------------
+@LESSON.check(
+    "2.1",
+    "no token is refused with a message; a valid token is accepted",
+    points=1,
+    hint="In auth.user_for, raise ConnectionRefusedError('...') when auth has no token.",
+)
+def missing_token_is_refused(ctx):
+    expect_refusal(ctx.url, None, "no auth at all")
+    expect_refusal(ctx.url, {}, "an empty auth dict")
+
+
+@LESSON.check(
+    "2.1",
+    "a wrong token is refused with a message; a valid one is accepted",
+    points=2,
+    hint="Compare the token with the CHAT_TOKENS config (hmac.compare_digest) and refuse "
+    "an unknown one with ConnectionRefusedError.",
+)
+def wrong_token_is_refused(ctx):
+    expect_refusal(ctx.url, {"token": "not-a-real-token"}, "an unknown token")
+    expect_refusal(ctx.url, {"token": 12345}, "a token that is not a string")
+
+
+@LESSON.check(
+    "2.1",
+    "a disallowed Origin gets HTTP 400; an allowed one connects",
+    points=1,
+    hint="CORS is checked before any handler runs: socketio.init_app(..., "
+    'cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"]) in factory.create_app.',
+)
+def only_allowed_origins_connect(ctx):
+    handshake = f"{ctx.url}/socket.io/?EIO=4&transport=polling"
+    refused = requests.get(handshake, headers={"Origin": DISALLOWED_ORIGIN}, timeout=5)
+    if refused.status_code != 400:
+        raise CheckFailed(
+            "a page from another site was allowed to open a Socket.IO connection",
+            sent=f"GET {handshake} with Origin: {DISALLOWED_ORIGIN}",
+            expected="HTTP 400 (not an accepted origin)",
+            received=f"HTTP {refused.status_code}: {refused.text[:120]!r}",
+        )
+    allowed = ctx.url  # the app's own page
+    answered = requests.get(handshake, headers={"Origin": allowed}, timeout=5)
+    if answered.status_code != 200:
+        raise CheckFailed(
+            "the app's own page was not allowed to connect",
+            sent=f"GET {handshake} with Origin: {allowed}",
+            expected="HTTP 200: the app's own origin is in CORS_ALLOWED_ORIGINS",
+            received=f"HTTP {answered.status_code}: {answered.text[:120]!r}",
+        )
+    # Over polling: the websocket client sends an Origin header of its own.
+    accepted, refusal = attempt_connect(
+        ctx.url, auth={"token": TOKENS["alice"]}, headers={"Origin": allowed}, transport="polling"
+    )
+    if not accepted:
+        raise CheckFailed(
+            "a valid token from an allowed origin could not connect",
+            sent=f"connect to /chat over polling with Origin: {allowed} and a valid token",
+            expected="the connection to be accepted",
+            received=f"refused: {refusal}",
+        )
+
+
+# -- 2.2 DB session cleanup ---------------------------------------------------
+def _pool_error_in(app: RunningApp) -> str | None:
+    for line in app.process.log_tail(400).splitlines():
+        if "QueuePool limit" in line:
+            return line.strip()
+    return None
+
+
+@LESSON.check(
+    "2.2",
+    f"{POOL_CYCLES} connect/disconnect cycles do not exhaust the DB pool",
+    points=3,
+    hint="At the end of BaseSocket.on_disconnect call db.session.remove(): this connection's "
+    "session ends there, and its pooled DB connection goes back.",
+)
+def disconnects_return_db_connections(ctx):
+    # Its own app, so a leak here cannot starve the other checks of DB connections.
+    app = start(ctx.harness, ctx.stage_dir, pool_timeout=POOL_TIMEOUT)
+    try:
+        for cycle in range(1, POOL_CYCLES + 1):
+            client = socketio.Client(reconnection=False)
+            refusals: list = []
+            client.on(
+                "connect_error",
+                lambda data=None, c=client, r=refusals: (r.append(data), _close_quickly(c)),
+                namespace=CHAT,
+            )
+            try:
+                client.connect(
+                    app.url,
+                    namespaces=[CHAT],
+                    auth={"token": TOKENS["alice"]},
+                    transports=["websocket"],
+                    wait_timeout=POOL_TIMEOUT + settings.EVENT_TIMEOUT,
+                )
+            except socketio.exceptions.ConnectionError as error:
+                refusal = refusals[0].get("message") if refusals else str(error)
+                logged = _pool_error_in(app)
+                raise CheckFailed(
+                    f"connection {cycle} of {POOL_CYCLES} was refused",
+                    sent=f"{POOL_CYCLES} connect/disconnect cycles on /chat, one after another "
+                    f"(pool_size=5, max_overflow=10, pool_timeout={POOL_TIMEOUT:g} s)",
+                    expected="every cycle to connect: each disconnect returns its DB connection",
+                    received=f"refused: {refusal!r}; the app's log says: "
+                    + (logged or "(no QueuePool error)\n" + app.process.log_tail()),
+                ) from error
+            _close_quickly(client)
+            client.disconnect()
+        logged = _pool_error_in(app)
+        if logged:
+            raise CheckFailed(
+                "the DB pool ran out while clients connected and disconnected",
+                sent=f"{POOL_CYCLES} connect/disconnect cycles on /chat",
+                expected="no pool errors",
+                received=logged,
+            )
+    finally:
+        ctx.harness.stop(app.process)
+
+
+# -- 2.3 send_message -----------------------------------------------------------
+@LESSON.check(
+    "2.3",
+    "send_message is stored, acknowledged and broadcast on /chat with its sender",
+    points=2,
+    hint="In ChatNamespace.on_send_message: db.session.add(Message(...)), commit, "
+    'self.emit("message", message.to_dict()), return {"ok": True, "id": message.id}. '
+    "Take the user from the socket session (self.current_user()), never from self.",
+)
+def send_message_is_broadcast(ctx):
+    alice = chat_client(ctx, "alice")
+    bob = chat_client(ctx, "bob")  # connects after alice: state on self would now say bob
+    text = f"hello from the grader {uuid.uuid4().hex[:6]}"
+    sent = f'alice emits "send_message" on /chat with {{"text": "{text}"}}'
+    ack = alice.call("send_message", {"text": text}, namespace=CHAT)
+    if not _ack_ok(ack) or not isinstance(ack.get("id"), int):
+        raise CheckFailed(
+            "send_message was not acknowledged with the stored message's id",
+            sent=sent,
+            expected='{"ok": True, "id": <int>}',
+            received=ack,
+        )
+    for probe in (alice, bob):
+        got = probe.expect(
+            "message",
+            namespace=CHAT,
+            where=lambda d: isinstance(d, dict) and d.get("text") == text,
+            sent=sent,
+            expected=f'{probe.name} receives "message" on /chat with the text',
+        )
+        if got.get("user") != "alice" or got.get("id") != ack["id"]:
+            raise CheckFailed(
+                "the broadcast message has the wrong user or id",
+                sent=sent + " (bob connected after alice)",
+                expected={"user": "alice", "id": ack["id"], "text": text},
+                received=got,
+                hint="Keep per-client state in the socket session: one namespace object "
+                "serves every client, so anything stored on self belongs to the last one.",
+            )
+
+
+# -- 2.4 history ------------------------------------------------------------------
+@LESSON.check(
+    "2.4",
+    "a client that joins late gets the history, oldest first, limited",
+    points=2,
+    hint="In ChatNamespace.on_get_history select the newest `limit` messages "
+    "(order_by(Message.id.desc()).limit(limit)), then reverse them.",
+)
+def late_joiner_gets_history(ctx):
+    alice = chat_client(ctx, "alice")
+    tag = uuid.uuid4().hex[:6]
+    texts = [f"first {tag}", f"second {tag}"]
+    for text in texts:
+        ack = alice.call("send_message", {"text": text}, namespace=CHAT)
+        if not _ack_ok(ack):
+            raise CheckFailed(
+                "could not post the messages the history should hold",
+                sent=f'"send_message" with {{"text": "{text}"}}',
+                expected={"ok": True, "id": "<int>"},
+                received=ack,
+            )
+    carol = chat_client(ctx, "carol")
+    sent = 'carol joins /chat later and emits "get_history" with an acknowledgement'
+    ack = carol.call("get_history", namespace=CHAT)
+    messages = ack.get("messages") if isinstance(ack, dict) else None
+    if not _ack_ok(ack) or not isinstance(messages, list):
+        raise CheckFailed(
+            "get_history did not answer with a list of messages",
+            sent=sent,
+            expected='{"ok": True, "messages": [...]}',
+            received=ack,
+        )
+    shown = [m.get("text") for m in messages if isinstance(m, dict)]
+    if shown[-2:] != texts or any(m.get("user") != "alice" for m in messages[-2:]):
+        raise CheckFailed(
+            "the history does not end with alice's two messages, oldest first",
+            sent=sent,
+            expected=f"the last two texts {texts}, user 'alice'",
+            received=messages[-4:],
+        )
+    limited = carol.call("get_history", {"limit": 1}, namespace=CHAT)
+    only = limited.get("messages") if isinstance(limited, dict) else None
+    if not isinstance(only, list) or [m.get("text") for m in only] != texts[-1:]:
+        raise CheckFailed(
+            "get_history ignored the limit",
+            sent='"get_history" with {"limit": 1}',
+            expected=f'{{"ok": True, "messages": [the newest, "{texts[-1]}"]}}',
+            received=limited,
+        )
+
+
+# -- 2.5 bad input ------------------------------------------------------------------
+MALFORMED = [
+    ("a plain string", "just text"),
+    ("a list", ["text", "hi"]),
+    ("no payload", None),
+    ("a missing text", {"message": "hi"}),
+    ("a text that is not a string", {"text": 42}),
+    ("an empty text", {"text": "   "}),
+    ("a text that is too long", {"text": "x" * 501}),
+]
+
+
+@LESSON.check(
+    "2.5",
+    "malformed payloads get an error reply while others are served",
+    points=2,
+    hint='In validation.chat_text raise BadPayload("...") for each malformed case; '
+    "reply_with_error turns it into {'ok': False, 'error': ...}.",
+)
+def malformed_payloads_get_errors(ctx):
+    alice = chat_client(ctx, "alice")
+    bob = chat_client(ctx, "bob")
+    for what, payload in MALFORMED:
+        sent = f'alice emits "send_message" with {payload!r:.60} ({what})'
+        ack = alice.call("send_message", payload, namespace=CHAT)
+        error = ack.get("error") if isinstance(ack, dict) else None
+        if ack is None or ack.get("ok") is not False or not isinstance(error, str) or not error:
+            raise CheckFailed(
+                f"{what} was not answered with an error",
+                sent=sent,
+                expected='{"ok": False, "error": "<what was wrong>"}',
+                received=ack,
+            )
+        if "not implemented" in error.lower():
+            raise CheckFailed(
+                f"{what} was answered, but not by your validation",
+                sent=sent,
+                expected="an error that says what was wrong with the payload",
+                received=ack,
+            )
+        # Meanwhile another client is still served, promptly.
+        started = time.monotonic()
+        text = f"bob still served {uuid.uuid4().hex[:6]}"
+        served = bob.call("send_message", {"text": text}, namespace=CHAT)
+        if not _ack_ok(served):
+            raise CheckFailed(
+                "another client was not served after a malformed payload",
+                sent=f"{sent}; then bob sends a valid message",
+                expected='bob gets {"ok": True, "id": ...}',
+                received=served,
+            )
+        alice.expect(
+            "message",
+            namespace=CHAT,
+            where=lambda d, t=text: isinstance(d, dict) and d.get("text") == t,
+            sent=f"{sent}; then bob sends a valid message",
+            expected="alice still receives bob's message",
+        )
+        if time.monotonic() - started > settings.EVENT_TIMEOUT:
+            raise CheckFailed(
+                "serving another client stalled after a malformed payload",
+                sent=sent,
+                expected=f"bob answered within {settings.EVENT_TIMEOUT:g} s",
+                received=f"{time.monotonic() - started:.1f} s",
+            )
+    ack = alice.call("send_message", {"text": "still here"}, namespace=CHAT)
+    if not _ack_ok(ack):
+        raise CheckFailed(
+            "after its malformed payloads, a valid message from the same client failed",
+            sent='alice emits "send_message" with {"text": "still here"}',
+            expected={"ok": True, "id": "<int>"},
+            received=ack,
+        )
+    bad_limit = alice.call("get_history", {"limit": "all"}, namespace=CHAT)
+    if not isinstance(bad_limit, dict) or bad_limit.get("ok") is not False:
+        raise CheckFailed(
+            "get_history accepted a limit that is not a number",
+            sent='"get_history" with {"limit": "all"}',
+            expected='{"ok": False, "error": ...}',
+            received=bad_limit,
+        )
+
+
+# -- 2.6 multiplexing ----------------------------------------------------------------
+@LESSON.check(
+    "2.6",
+    "/chat and /notifications share one connection; joins and leaves are announced",
+    points=2,
+    hint='In ChatNamespace.left emit "notice" with namespace=self.notifications, like joined().',
+)
+def namespaces_share_one_connection(ctx):
+    alice = chat_client(ctx, "alice", namespaces=(CHAT, NOTIFICATIONS))
+    connected = sorted(alice.sio.namespaces)
+    if connected != sorted([CHAT, NOTIFICATIONS]):
+        raise CheckFailed(
+            "the client is not connected to both namespaces",
+            sent="one python-socketio client connects to /chat and /notifications",
+            expected=[CHAT, NOTIFICATIONS],
+            received=connected,
+        )
+    engine_sid = alice.sio.eio.sid
+    welcome = alice.expect(
+        "welcome",
+        namespace=NOTIFICATIONS,
+        sent="alice connects to /chat and /notifications over one connection",
+        expected='"welcome" on /notifications with the namespace and user',
+    )
+    if welcome.get("namespace") != NOTIFICATIONS or welcome.get("user") != "alice":
+        raise CheckFailed(
+            "the welcome does not come from /notifications for alice",
+            sent="alice connects",
+            expected={"namespace": NOTIFICATIONS, "user": "alice"},
+            received=welcome,
+        )
+    bob = chat_client(ctx, "bob")
+    sent = "bob joins /chat, then leaves it"
+    alice.expect(
+        "notice",
+        namespace=NOTIFICATIONS,
+        where=lambda d: isinstance(d, dict) and d.get("user") == "bob" and "joined" in d["text"],
+        sent=sent,
+        expected='"notice" on /notifications: "bob joined the chat"',
+    )
+    bob.disconnect()
+    left = alice.expect(
+        "notice",
+        namespace=NOTIFICATIONS,
+        where=lambda d: isinstance(d, dict) and d.get("user") == "bob" and "left" in d["text"],
+        sent=sent,
+        expected='"notice" on /notifications: "bob left the chat" with "online"',
+    )
+    if not isinstance(left.get("online"), int):
+        raise CheckFailed(
+            "the leave notice has no online count",
+            sent=sent,
+            expected='{"text": "bob left the chat", "user": "bob", "online": <int>}',
+            received=left,
+        )
+    if alice.sio.eio.sid != engine_sid:
+        raise CheckFailed(
+            "the connection was replaced while the notices arrived",
+            sent=sent,
+            expected=f"one Engine.IO session {engine_sid} throughout",
+            received=alice.sio.eio.sid,
+        )
+
+
+# -- 2.7 the browser --------------------------------------------------------------------
+@LESSON.check(
+    "2.7",
+    "the page shows a refusal's reason, then the history after signing in",
+    points=2,
+    browser=True,
+    hint='In static/app.js: on chat "connect" emitWithAck("get_history") and show the '
+    'messages; on "connect_error" write err.message into #error.',
+)
+def page_shows_history_and_refusals(ctx):
+    from .browser_expect import expect_text
+
+    earlier = f"posted before you came {uuid.uuid4().hex[:6]}"
+    poster = chat_client(ctx, "bob")
+    poster.call("send_message", {"text": earlier}, namespace=CHAT)
+
+    page = ctx.browser().new_page()
+    page.goto(ctx.url + "/")
+    page.fill("#token", "wrong-token")
+    page.click("#login-form button")
+    sent = 'sign in with the token "wrong-token"'
+    expect_text(page, "#status", "refused", sent=sent)
+    expect_text(page, "#error", "invalid token", sent=sent)
+
+    page.fill("#token", TOKENS["alice"])
+    page.click("#login-form button")
+    sent = f'sign in with "{TOKENS["alice"]}" after bob posted {earlier!r}'
+    expect_text(page, "#status", "connected", sent=sent)
+    last = page.locator("#messages li").last
+    deadline = time.monotonic() + settings.BROWSER_TIMEOUT
+    while time.monotonic() < deadline:
+        if earlier in (last.text_content(timeout=1000) or ""):
+            return
+        page.wait_for_timeout(100)
+    raise CheckFailed(
+        "the page did not show the history after signing in",
+        sent=sent,
+        expected=f"#messages ends with bob's {earlier!r}",
+        received=[item.text_content() for item in page.locator("#messages li").all()][-3:],
+    )
