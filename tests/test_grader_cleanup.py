@@ -22,9 +22,9 @@ INTERRUPTED = 130
 class RunningGrader:
     """`python -m autograder 01 <copy>` as a subprocess whose output is read as it comes."""
 
-    def __init__(self, stage):
+    def __init__(self, stage, *flags: str):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder", "01", str(stage)],
+            [sys.executable, "-m", "autograder", "01", str(stage), *flags],
             cwd=COURSE_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -73,13 +73,20 @@ class RunningGrader:
 def grader_on_solution(stage_copy):
     running = []
 
-    def start():
-        running.append(RunningGrader(stage_copy("01")))
+    def start(which: str = "solution", *flags: str):
+        running.append(RunningGrader(stage_copy("01", which), *flags))
         return running[-1]
 
     yield start
     for grader in running:
         grader.stop_if_running()
+
+
+def name_of(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.NoSuchProcess:
+        return ""
 
 
 def all_gone(processes: list[psutil.Process]) -> bool:
@@ -127,3 +134,23 @@ def test_a_killed_grader_takes_its_app_with_it(grader_on_solution, leftovers, tm
     grader.process.wait(timeout=EXIT_BOUND)
     leftovers.assert_none(tmp_path, [port], grace=EXIT_BOUND)
     assert all_gone(apps)
+
+
+def test_ctrl_c_during_a_browser_check_leaves_no_browser_behind(
+    grader_on_solution, leftovers, tmp_path, chromium_path
+):
+    # The starter's page never shows "connected", so its browser check waits long enough.
+    grader = grader_on_solution("starter", "--only", "1.5")
+    port = grader.wait_for_app()
+    browser_open = leftovers.wait_for(
+        lambda: any("chromium" in name_of(p) for p in grader.descendants()), READY_WAIT
+    )
+    assert browser_open, "the browser check never started Chromium"
+    children = grader.descendants()
+
+    grader.process.send_signal(signal.SIGINT)
+    assert grader.process.wait(timeout=EXIT_BOUND) == INTERRUPTED
+    assert leftovers.wait_for(lambda: all_gone(children), EXIT_BOUND), [
+        p for p in children if p.is_running()
+    ]
+    leftovers.assert_none(tmp_path, [port])
