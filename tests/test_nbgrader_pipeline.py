@@ -1,0 +1,197 @@
+"""nbgrader's real command-line tools on a copy of notebooks/, for every lesson with a notebook.
+
+generate_assignment -> a submission made from the source notebook (solved) and the untouched
+release notebook -> autograde -> generate_feedback -> export. Scores come from the gradebook
+and the exported CSV, never from `nbgrader validate` (which exits 0 even when tests fail).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.make_notebooks import APP_FOLDER
+from autograder.nbgrader_preprocessors import writefile_body, writefile_target
+from autograder.paths import LESSONS, NOTEBOOKS, SOLUTIONS, source_files
+
+pytestmark = pytest.mark.nbgrader
+
+STAGES = sorted(p.parent.name for p in (NOTEBOOKS / "source").glob("*/*.ipynb"))
+COMMAND_TIMEOUT = 120.0  # generate, feedback, export
+AUTOGRADE_TIMEOUT = 420.0  # two submissions, each executing a whole grading run
+SOLVED, UNTOUCHED = "solved", "untouched"
+
+
+@dataclass
+class Course:
+    root: Path
+    stage: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def nbgrader(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
+        # nbgrader runs `alembic` from PATH: put this virtualenv's bin/ first.
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        self.seconds[args[0]] = round(time.monotonic() - started, 1)
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{output[-4000:]}"
+        assert "[ERROR]" not in output and "| ERROR]" not in output, output[-4000:]
+        return output
+
+    def notebook(self, folder: str, student: str | None = None) -> Path:
+        parts = [folder, student] if student else [folder]
+        return self.root.joinpath(*parts, self.stage, f"{self.stage}.ipynb")
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def course(request, tmp_path_factory) -> Course:
+    stage = request.param
+    root = tmp_path_factory.mktemp(f"course-{stage}")
+    shutil.copy(NOTEBOOKS / "nbgrader_config.py", root)
+    shutil.copytree(NOTEBOOKS / "source" / stage, root / "source" / stage)
+    # As if the instructor had run the source notebook: its app/ holds the solution.
+    for relative in source_files(SOLUTIONS / stage):
+        target = root / "source" / stage / APP_FOLDER / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOLUTIONS / stage / relative, target)
+    course = Course(root, stage)
+
+    course.nbgrader("generate_assignment", stage, "--force")
+    for student, origin in (
+        (SOLVED, course.notebook("source")),
+        (UNTOUCHED, course.notebook("release")),
+    ):
+        submission = course.notebook("submitted", student)
+        submission.parent.mkdir(parents=True)
+        shutil.copy(origin, submission)
+    course.nbgrader("autograde", stage, "--create", "--force", timeout=AUTOGRADE_TIMEOUT)
+    course.nbgrader("generate_feedback", stage, "--force")
+    course.nbgrader("export")
+    print(f"\nnbgrader timings for {stage}: {course.seconds}")
+    return course
+
+
+def written_files(path: Path) -> dict[str, str]:
+    nb = nbformat.read(path, as_version=4)
+    return {
+        target: writefile_body(cell.source)
+        for cell in nb.cells
+        if cell.cell_type == "code" and (target := writefile_target(cell.source))
+    }
+
+
+def grades(course: Course, student: str) -> list:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(course.stage, course.stage, student)
+        return [
+            (g.name, g.cell.cell_type, g.auto_score, g.max_score, g.needs_manual_grade)
+            for g in notebook.grades
+        ]
+
+
+def test_release_holds_only_the_notebook_with_starter_files(course):
+    released = sorted(
+        p.relative_to(course.root / "release")
+        for p in (course.root / "release").rglob("*")
+        if p.is_file()
+    )
+    assert released == [Path(course.stage, f"{course.stage}.ipynb")], "the instructor's app/ leaked"
+    for target, text in written_files(course.notebook("release")).items():
+        relative = target.removeprefix(f"{APP_FOLDER}/")
+        assert text == (LESSONS / course.stage / relative).read_text(), target
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_released_javascript_is_valid(course, tmp_path):
+    scripts = {
+        t: s for t, s in written_files(course.notebook("release")).items() if t.endswith(".js")
+    }
+    for target, text in scripts.items():
+        module = tmp_path / (Path(target).stem + ".mjs")
+        module.write_text(text)
+        check = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True)
+        assert check.returncode == 0, f"released {target}:\n{check.stderr}"
+
+
+def test_solved_submission_gets_full_marks_on_every_autograded_cell(course):
+    tests = [g for g in grades(course, SOLVED) if g[1] == "code"]
+    assert tests, "no autograded test cell"
+    assert [(name, score) for name, _, score, top, _ in tests] == [
+        (name, top) for name, _, _, top, _ in tests
+    ]
+    written = [g for g in grades(course, SOLVED) if g[1] == "markdown"]
+    assert written and all(needs_manual for *_, needs_manual in written)
+
+
+def test_untouched_release_scores_zero_on_every_exercise(course):
+    tests = [g for g in grades(course, UNTOUCHED) if g[1] == "code"]
+    assert tests and all(score == 0 for _, _, score, _, _ in tests), tests
+
+
+def test_graded_files_are_the_ones_the_student_notebook_wrote(course):
+    folder = course.root / "autograded" / UNTOUCHED / course.stage / APP_FOLDER
+    for relative in source_files(LESSONS / course.stage):
+        if relative.name != "README.md":
+            assert (folder / relative).read_text() == (
+                LESSONS / course.stage / relative
+            ).read_text()
+
+
+def test_test_cells_never_write_to_stderr(course):
+    for student in (SOLVED, UNTOUCHED):
+        nb = nbformat.read(course.notebook("autograded", student), as_version=4)
+        for cell in nb.cells:
+            streams = [o for o in cell.get("outputs", []) if o.output_type == "stream"]
+            assert all(o.name == "stdout" for o in streams), (student, cell.id, streams)
+
+
+def hidden_lines(source_notebook: Path) -> list[str]:
+    lines = []
+    for cell in nbformat.read(source_notebook, as_version=4).cells:
+        hidden = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        lines += [line.strip() for block in hidden for line in block.splitlines() if line.strip()]
+    return lines
+
+
+def test_feedback_contains_no_hidden_test_code(course):
+    secrets = hidden_lines(course.notebook("source"))
+    assert secrets, "the source notebook has no hidden tests"
+    for student in (SOLVED, UNTOUCHED):
+        page = course.root / "feedback" / student / course.stage / f"{course.stage}.html"
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        assert "Score:" in text or "score" in text.lower()
+        assert "HIDDEN TESTS" not in text
+        leaked = [line for line in secrets if line in text]
+        assert not leaked, f"feedback for {student} shows hidden tests: {leaked}"
+
+
+def test_export_has_every_students_grade(course):
+    with open(course.root / "grades.csv", newline="") as exported:
+        rows = {row["student_id"]: row for row in csv.DictReader(exported)}
+    auto_points = sum(top for _, kind, _, top, _ in grades(course, SOLVED) if kind == "code")
+    assert float(rows[SOLVED]["raw_score"]) == auto_points
+    assert float(rows[UNTOUCHED]["raw_score"]) == 0
+    assert float(rows[SOLVED]["max_score"]) > auto_points  # the written answer awaits a human
