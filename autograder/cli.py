@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import threading
 from pathlib import Path
+
+import psutil
 
 from .checks import Lesson, load_lesson
 from .paths import LESSONS, SOLUTIONS, stage_dir_name
-from .runner import grade
+from .runner import CHECK_THREAD_PREFIX, grade
 
 BAD_INPUT = 2
 INTERRUPTED = 130
@@ -86,3 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         report.write_json(args.json)
     return 0 if report.passed else 1
+
+
+def exit_process(code: int) -> None:
+    """Leave the program. A check that overran its time limit (or was interrupted) may still
+    be running in its daemon thread, possibly inside Playwright, and the interpreter's shutdown
+    crashes under it (SIGSEGV). Every process the grader started is already stopped by now, so
+    such a run leaves without that shutdown."""
+    lingering = [t for t in threading.enumerate() if t.name.startswith(CHECK_THREAD_PREFIX)]
+    if not lingering:
+        sys.exit(code)
+    for child in psutil.Process().children(recursive=True):  # a browser the check left open
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -18,6 +18,8 @@ from .feedback import ERROR, FAIL, PASS, SKIP, Report, Result, print_result, pri
 from .harness import Harness, StartError
 from .paths import stage_dir_name
 
+CHECK_THREAD_PREFIX = "check "
+
 
 class Context:
     """What a check gets: the running app, and clients and browsers that clean up after it."""
@@ -143,7 +145,7 @@ def run_check(
     started = time.monotonic()
     try:
         ctx.app  # noqa: B018 - raises StartError when the app never came up
-        worker = threading.Thread(target=body, name=f"check {check.id}", daemon=True)
+        worker = threading.Thread(target=body, name=f"{CHECK_THREAD_PREFIX}{check.id}", daemon=True)
         worker.start()
         worker.join(time_limit)
         if worker.is_alive():

@@ -33,7 +33,8 @@ class RunningGrader:
         )
         self.lines: queue.Queue = queue.Queue()
         self.seen_descendants: list[psutil.Process] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self):
         for line in self.process.stdout:
@@ -53,6 +54,11 @@ class RunningGrader:
                 return int(line.rsplit(":", 1)[1].split()[0])
         self.process.kill()
         pytest.fail(f"the grader never started the app; it printed {seen}")
+
+    def rest_of_output(self) -> str:
+        """What the grader printed after the lines already taken, once it has exited."""
+        self._reader.join(timeout=10)
+        return "".join(self.lines.queue)
 
     def descendants(self) -> list[psutil.Process]:
         found = psutil.Process(self.process.pid).children(recursive=True)
@@ -150,6 +156,26 @@ def test_ctrl_c_during_a_browser_check_leaves_no_browser_behind(
 
     grader.process.send_signal(signal.SIGINT)
     assert grader.process.wait(timeout=EXIT_BOUND) == INTERRUPTED
+    assert leftovers.wait_for(lambda: all_gone(children), EXIT_BOUND), [
+        p for p in children if p.is_running()
+    ]
+    leftovers.assert_none(tmp_path, [port])
+
+
+def test_a_browser_check_over_its_time_limit_leaves_no_browser_behind(
+    grader_on_solution, leftovers, tmp_path, chromium_path
+):
+    grader = grader_on_solution("starter", "--only", "1.5", "--time-limit", "2")
+    port = grader.wait_for_app()
+    browser_open = leftovers.wait_for(
+        lambda: any("chromium" in name_of(p) for p in grader.descendants()), READY_WAIT
+    )
+    assert browser_open, "the browser check never started Chromium"
+    children = grader.descendants()
+
+    assert grader.process.wait(timeout=EXIT_BOUND) == 1
+    assert "the check did not finish within 2 s" in grader.rest_of_output()
+    assert "Traceback" not in grader.process.stderr.read()
     assert leftovers.wait_for(lambda: all_gone(children), EXIT_BOUND), [
         p for p in children if p.is_running()
     ]
