@@ -124,6 +124,20 @@ def test_a_missing_browser_is_a_skip_that_says_what_to_install(gradable_lesson, 
     assert run.returncode == 1, "a skipped check is not a pass"
 
 
+def test_an_explicit_chromium_path_is_the_only_one_tried(monkeypatch, tmp_path):
+    from autograder.browser import find_chromium
+
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "nowhere"))
+    assert find_chromium() is None
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path))  # a folder is not a browser
+    assert find_chromium() is None
+    fake = tmp_path / "my-chromium"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CHROMIUM_PATH", str(fake))
+    assert find_chromium() == fake
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
