@@ -4,6 +4,10 @@ The layout is `nbgrader quickstart`'s: source/ is committed; release/, submitted
 autograded/, feedback/ and gradebook.db are made by nbgrader's commands (and gitignored).
 """
 
+import os
+import sys
+from pathlib import Path
+
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     CheckCellMetadata,
@@ -25,6 +29,10 @@ from autograder.notebook import GRADE_TIME_LIMIT, REPORT_NAME
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "production-websockets"
+
+# nbgrader runs `alembic` by name for the gradebook: use the one installed next to this Python,
+# so commands work without activating the virtualenv.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 # The app a notebook writes (app/) and the grader's report belong to the run that made them:
 # never copy them from source/ into release/ (that would hand out the solution), nor from a

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import html
-import os
 import re
 import shutil
 import subprocess
@@ -41,16 +40,10 @@ class Course:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def nbgrader(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
-        # nbgrader runs `alembic` from PATH: put this virtualenv's bin/ first.
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],
             cwd=self.root,
-            env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
