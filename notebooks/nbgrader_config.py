@@ -34,10 +34,12 @@ c.CourseDirectory.course_id = "production-websockets"
 # so commands work without activating the virtualenv.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
-# The app a notebook writes (app/) and the grader's report belong to the run that made them:
-# never copy them from source/ into release/ (that would hand out the solution), nor from a
-# submission into autograded/ (the graded notebook writes them again when it is executed,
-# so the files graded are the student's, and a forged report is never trusted).
+# The app a notebook writes (app/) and the grader's report belong to the run that made them.
+# Ignoring them means nbgrader never copies them: not from source/ into release/ (that would
+# hand out the solution), not from a submission into autograded/ (a forged report is never
+# trusted), and not when Autograde overwrites a submission's files with the source versions
+# (so Autograde.exclude_overwriting is not needed). The graded notebook writes app/ again when
+# it is executed, so the files graded are always the student's.
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",
     "*.pyc",
