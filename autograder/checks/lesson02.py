@@ -94,14 +94,12 @@ def chat_client(ctx, user: str, namespaces=(CHAT,)):
     """A connected Probe for ``user``; a refusal shows the reason the server gave."""
     probe = ctx.client(user, namespaces=list(namespaces), auth={"token": TOKENS[user]})
     reasons: list = []
-    for namespace in namespaces:
-        probe.sio.on(
-            "connect_error",
-            lambda data=None, ns=namespace: reasons.append(
-                f"{ns}: {data.get('message') if isinstance(data, dict) else data}"
-            ),
-            namespace=namespace,
-        )
+
+    def on_refused(namespace, data=None):
+        reasons.append(f"{namespace}: {data.get('message') if isinstance(data, dict) else data}")
+
+    # Under the "*" namespace, so the Probe's catch-all keeps receiving every other event.
+    probe.sio.on("connect_error", on_refused, namespace="*")
     try:
         return probe.connect()
     except CheckFailed as failure:
