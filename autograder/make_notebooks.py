@@ -78,7 +78,7 @@ def _grade_id(relative: Path) -> str:
 
 def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
     """The markdown note and the %%writefile cell for one solution file."""
-    if not text.endswith("\n"):
+    if text and not text.endswith("\n"):
         raise SpecError(f"solutions/{stage}/{relative}: end the file with a newline")
     regions = find_regions(text, str(relative))
     target = f"{APP_FOLDER}/{relative.as_posix()}"
