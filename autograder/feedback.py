@@ -66,12 +66,21 @@ class Report:
             json.dump(self.to_json(), out, indent=2, default=repr)
 
 
+def details_key(result: Result) -> tuple:
+    """What makes two failures the same for the student."""
+    return (result.status, result.summary, str(result.expected), str(result.received))
+
+
 def show(value: Any) -> str:
     text = value if isinstance(value, str) else pprint.pformat(value, width=72)
     return textwrap.shorten(text, 600, placeholder=" …") if "\n" not in text else text
 
 
-def print_result(result: Result, position: int, total: int, out: TextIO) -> None:
+def print_result(
+    result: Result, position: int, total: int, out: TextIO, same_as: int | None = None
+) -> None:
+    """One progress line; on failure the details, or a pointer to check ``same_as`` above
+    when they are exactly the same (an app that did not start fails every check alike)."""
     width = len(str(total))
     line = (
         f"[{position:>{width}}/{total}] {result.status:<5} Exercise {result.exercise:<5} "
@@ -79,6 +88,11 @@ def print_result(result: Result, position: int, total: int, out: TextIO) -> None
     )
     print(line, file=out, flush=True)
     if result.status == PASS:
+        return
+    if same_as is not None:
+        print(
+            f"      {'what went wrong:':<18}{result.summary} (as in [{same_as}] above)\n", file=out
+        )
         return
     details = [
         ("why skipped" if result.status == SKIP else "what went wrong", result.summary),
@@ -107,5 +121,7 @@ def print_total(report: Report, out: TextIO) -> None:
         verdict = "; ".join(parts)
     print(f"Score: {report.score}/{report.max_score} — {verdict}.", file=out, flush=True)
     to_do = sorted({r.exercise for r in failed}, key=lambda e: [int(n) for n in e.split(".")])
-    if to_do:
+    if report.setup_error:
+        print("First make the app start: see the output it printed above.", file=out, flush=True)
+    elif to_do:
         print(f"Work on: Exercise {', '.join(to_do)}.", file=out, flush=True)

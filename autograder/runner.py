@@ -14,7 +14,17 @@ from .apps import RunningApp
 from .browser import chromium, page_problems
 from .checks import Check, CheckFailed, CheckSkipped, Lesson, load_lesson
 from .client import Probe
-from .feedback import ERROR, FAIL, PASS, SKIP, Report, Result, print_result, print_total
+from .feedback import (
+    ERROR,
+    FAIL,
+    PASS,
+    SKIP,
+    Report,
+    Result,
+    details_key,
+    print_result,
+    print_total,
+)
 from .harness import Harness, StartError
 from .paths import stage_dir_name
 
@@ -161,7 +171,7 @@ def run_check(
             "your app did not start, so this check could not run",
             expected="the app to start and answer HTTP",
             received=str(error),
-            hint="Run the app yourself (make run) and read the traceback it prints.",
+            hint="Start the app yourself (make run) and read the traceback it prints.",
         )
     finally:
         ctx.cleanup_after_check()
@@ -212,11 +222,16 @@ def grade(
     )
     with Harness() as harness:
         ctx = Context(harness, lesson, stage_dir)
+        first_seen: dict[tuple, int] = {}
         for position, check in enumerate(checks, start=1):
             ctx.ensure_app(out)
             result = run_check(ctx, check, stage_name, time_limit)
             report.results.append(result)
-            print_result(result, position, len(checks), out)
+            same_as = None
+            if result.status != PASS:
+                same_as = first_seen.get(details_key(result))
+                first_seen.setdefault(details_key(result), position)
+            print_result(result, position, len(checks), out, same_as=same_as)
         if ctx._start_error:
             report.setup_error = ctx._start_error
     print_total(report, out)
