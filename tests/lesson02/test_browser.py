@@ -1,35 +1,19 @@
-"""Lesson 02 in real Chromium: sign in, chat across two pages, a late page sees the history."""
+"""Lesson 02 in real Chromium: sign in, chat across two pages, a late page sees the history.
 
-import os
+The `browser` fixture is pytest-playwright's, set up for Debian's Chromium in tests/conftest.py;
+every browser test shares it (a second sync Playwright in the same process cannot start)."""
+
 import uuid
 
 import pytest
 
 from autograder.apps import RunningApp
-from autograder.browser import CHROMIUM_ARGS, INSTALL_ADVICE, find_chromium
 from autograder.checks.lesson02 import TOKENS, start
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 10_000
-
-
-@pytest.fixture
-def chromium():
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests. {INSTALL_ADVICE}")
-        pytest.skip(INSTALL_ADVICE)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -56,11 +40,11 @@ def say(page, text: str) -> None:
     page.click("#chat-form button")
 
 
-def test_two_pages_chat_and_a_late_page_sees_history(chromium, app):
+def test_two_pages_chat_and_a_late_page_sees_history(browser, app):
     from playwright.sync_api import expect
 
-    alice = signed_in(chromium, app.url, "alice")
-    bob = signed_in(chromium, app.url, "bob")
+    alice = signed_in(browser, app.url, "alice")
+    bob = signed_in(browser, app.url, "bob")
     expect(alice.locator("#notices li").last).to_have_text(
         "bob joined the chat", timeout=TIMEOUT_MS
     )
@@ -72,7 +56,7 @@ def test_two_pages_chat_and_a_late_page_sees_history(chromium, app):
     say(bob, reply)
     expect(alice.locator("#messages li").last).to_have_text(f"bob{reply}", timeout=TIMEOUT_MS)
 
-    carol = signed_in(chromium, app.url, "carol")
+    carol = signed_in(browser, app.url, "carol")
     texts = carol.locator("#messages li")
     expect(texts.nth(-2)).to_have_text(f"alice{hello}", timeout=TIMEOUT_MS)
     expect(texts.last).to_have_text(f"bob{reply}", timeout=TIMEOUT_MS)
@@ -81,10 +65,10 @@ def test_two_pages_chat_and_a_late_page_sees_history(chromium, app):
     expect(alice.locator("#notices li").last).to_have_text("bob left the chat", timeout=TIMEOUT_MS)
 
 
-def test_a_refused_token_shows_the_reason_and_bad_input_shows_an_error(chromium, app):
+def test_a_refused_token_shows_the_reason_and_bad_input_shows_an_error(browser, app):
     from playwright.sync_api import expect
 
-    page = chromium.new_page()
+    page = browser.new_page()
     page.goto(app.url + "/")
     page.fill("#token", "no-such-token")
     page.click("#login-form button")
