@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,19 +141,29 @@ def grader():
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
-    """graded(number, "solution" | "starter") -> GradeRun, each graded once per session."""
-    cache: dict[tuple[str, str], GradeRun] = {}
+    """graded(number, "solution" | "starter") -> GradeRun, each graded once per session.
+
+    The first call starts every lesson's gradings at once: the starters' runs mostly wait
+    for timeouts, so running them side by side saves most of their time."""
+    runs: dict[tuple[str, str], Future] = {}
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="grading")
+
+    def start(number: str, which: str) -> Future:
+        root = {"solution": SOLUTIONS, "starter": LESSONS}[which]
+        folder = tmp_path_factory.mktemp(f"report-{number}-{which}")
+        return pool.submit(run_grader, number, stage_dir(root, number), folder / "report.json")
 
     def grade(number: str, which: str) -> GradeRun:
-        if (number, which) not in cache:
-            root = {"solution": SOLUTIONS, "starter": LESSONS}[which]
-            folder = tmp_path_factory.mktemp(f"report-{number}-{which}")
-            cache[number, which] = run_grader(
-                number, stage_dir(root, number), folder / "report.json"
-            )
-        return cache[number, which]
+        if not runs:
+            for lesson in gradable_lessons():
+                for kind in ("starter", "solution"):
+                    runs[lesson, kind] = start(lesson, kind)
+        if (number, which) not in runs:
+            runs[number, which] = start(number, which)
+        return runs[number, which].result()
 
-    return grade
+    yield grade
+    pool.shutdown(wait=True)
 
 
 @pytest.fixture
