@@ -90,6 +90,7 @@ def test_an_app_that_never_opens_its_port(stage_copy, grader, leftovers, tmp_pat
     assert "did not get to answer on http://127.0.0.1:" in received
     assert f"within {START_TIMEOUT} s" in received
     assert "Lesson 01 chat on http://" in received, "what the app printed is shown"
+    assert "HOST=127.0.0.1 PORT=" in received and "does it read them" in received
     leftovers.assert_none(tmp_path)
 
 
@@ -142,4 +143,23 @@ def test_an_app_that_dies_inside_a_handler_is_reported_and_restarted(
     assert "your app exited while this check ran" in by_exercise["1.3"]["summary"]
     assert by_exercise["1.4"]["status"] == "PASS", run.output
     assert run.returncode == 1
+    leftovers.assert_none(tmp_path, run.ports)
+
+
+def test_a_port_taken_by_another_program_is_retried_on_a_new_one(
+    stage_copy, grader, leftovers, tmp_path
+):
+    stage = stage_copy("01")
+    first_time = (
+        'if not os.path.exists("started-once"): '
+        'open("started-once", "w").close(); '
+        'print("OSError: [Errno 98] Address already in use"); '
+        "raise SystemExit(1)"
+    )
+    break_app(stage, "socketio.run(app", first_time)
+    run = grade_broken(grader, stage, "--only", "1.3")
+
+    assert (stage / "started-once").exists(), "the first start really hit the taken port"
+    assert run.returncode == 0, run.output
+    assert len(run.ports) == 1
     leftovers.assert_none(tmp_path, run.ports)
