@@ -50,9 +50,13 @@ def embedded_redis_binary() -> str | None:
     return str(binary) if os.access(binary, os.X_OK) else None
 
 
-def find_redis_server() -> str:
-    """A redis-server binary new enough for Celery, or a StartError saying what to install."""
-    on_path = shutil.which("redis-server")
+def find_redis_server(search_path: str | None = None) -> str:
+    """A redis-server binary new enough for Celery, or a StartError saying what to install.
+
+    ``search_path`` is the PATH to look in (default: this process's PATH), so a test can
+    hide Debian's redis-server and get the embedded one.
+    """
+    on_path = shutil.which("redis-server", path=search_path)
     if on_path and (redis_version(on_path) or (0, 0)) >= MINIMUM_REDIS:
         return on_path
     embedded = embedded_redis_binary()
@@ -71,14 +75,23 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def start_redis(harness: Harness, port: int | None = None, name: str = "redis") -> RedisService:
-    """A private redis-server on a free port, with persistence off."""
-    binary = find_redis_server()
+def start_redis(
+    harness: Harness, port: int | None = None, name: str = "redis", binary: str | None = None
+) -> RedisService:
+    """A private redis-server on a free port (or ``port``), with persistence off."""
+    binary = binary or find_redis_server()
     port = port or free_port()
     process = harness.start(name, [binary, "--port", str(port), *REDIS_FLAGS], cwd=harness.log_dir)
     url = f"redis://127.0.0.1:{port}/0"
     wait_until(lambda: redis_answers(url), process, f"answer on port {port}")
     return RedisService(url, port, process, binary)
+
+
+def restart_redis(harness: Harness, service: RedisService) -> RedisService:
+    """Stop a private Redis and start a fresh one on the same port (all its data is gone)."""
+    assert service.process is not None, "only a Redis this harness started can be restarted"
+    harness.stop(service.process)
+    return start_redis(harness, service.port, service.process.name, service.binary)
 
 
 def redis_for_run(harness: Harness) -> RedisService:
