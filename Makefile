@@ -59,6 +59,7 @@ lessons: $(STAMPS)/python
 	@$(PY) -m autograder.make_lessons
 
 notebooks: $(STAMPS)/python
+	@$(PY) -m autograder.make_notebooks
 	@cd notebooks && for d in source/*/; do ../$(PY) -m nbgrader generate_assignment "$$(basename $$d)" --force; done
 
 bench: setup
