@@ -56,6 +56,9 @@ class Lesson:
     exercises: dict[str, str]  # exercise id -> short title
     start: Callable[[Any, Any], Any]  # (harness, stage_dir) -> running app
     checks: list[Check] = field(default_factory=list)
+    # `make run`'s start, when it differs from the grader's (e.g. an existing Redis at
+    # REDIS_URL, slower tasks); None means `start`.
+    serve: Callable[[Any, Any], Any] | None = None
 
     def check(
         self, exercise: str, title: str, points: int = 1, hint: str = "", browser: bool = False

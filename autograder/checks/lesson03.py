@@ -1,0 +1,479 @@
+"""Lesson 03 checks: a real Celery worker emits to Socket.IO rooms through a real Redis."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import requests
+
+from .. import settings
+from ..apps import RunningApp, start_dev_server
+from ..client import Probe
+from ..harness import Harness, StartError
+from ..services import redis_for_run, start_celery_worker, start_redis
+from . import CheckFailed, Lesson
+
+REPORTS, CHAT = "/reports", "/chat"
+TOKENS = {"alice": "alice-dev-token", "bob": "bob-dev-token", "carol": "carol-dev-token"}
+CELERY_APP = "make_celery:celery_app"
+REPORT_STEPS = 10
+REPORT_STEP_SECONDS = 0.2  # a report takes about 2 s in the grader (0.8 s a step in make run)
+REPORT_TIMEOUT = REPORT_STEPS * REPORT_STEP_SECONDS + 8  # queueing, a busy machine
+PERCENTS = [round(100 * step / REPORT_STEPS) for step in range(REPORT_STEPS + 1)]
+PING_INTERVAL = 5
+
+
+def app_env(harness: Harness, redis_url: str) -> dict:
+    database = harness.log_dir / f"lesson03-{uuid.uuid4().hex[:8]}.sqlite3"
+    return {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CHAT_TOKENS": ",".join(f"{token}:{user}" for user, token in TOKENS.items()),
+        "PING_INTERVAL": str(PING_INTERVAL),
+        "REPORT_STEPS": str(REPORT_STEPS),
+        "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS),
+        "QUEUE_RETRY_SECONDS": "20",
+    }
+
+
+def start_stage(harness: Harness, stage_dir, redis, env: dict) -> RunningApp:
+    """The web app first (it creates the tables), then the worker that shares its database."""
+    app = start_dev_server(harness, stage_dir, "run.py", env=env)
+    try:
+        worker = start_celery_worker(harness, stage_dir, CELERY_APP, env)
+    except StartError:
+        harness.stop(app.process)
+        raise
+    owned = [p for p in (worker, redis.process) if p is not None]
+    app.extra = {"redis": redis, "worker": worker, "env": env, "processes": owned}
+    return app
+
+
+def start(harness: Harness, stage_dir) -> RunningApp:
+    """A private redis-server, ``python run.py`` and ``celery ... worker``, all on this machine."""
+    redis = start_redis(harness)
+    try:
+        return start_stage(harness, stage_dir, redis, app_env(harness, redis.url))
+    except StartError:
+        harness.stop(redis.process)
+        raise
+
+
+def serve(harness: Harness, stage_dir) -> RunningApp:
+    """`make run`: REDIS_URL if it answers, else a private Redis; reports at their own pace."""
+    redis = redis_for_run(harness)
+    return start_stage(harness, stage_dir, redis, {"REDIS_URL": redis.url})
+
+
+LESSON = Lesson(
+    number="03",
+    exercises={
+        "3.1": "record a report, join its room, then queue the task",
+        "3.2": "run every Celery task inside the Flask app context",
+        "3.3": "emit progress and the result to the room from the worker",
+        "3.4": "authorize a watcher, join the room, answer with the current state",
+        "3.5": "the page shows the progress bar and the result (JavaScript)",
+    },
+    start=start,
+    serve=serve,
+)
+
+
+# -- helpers ----------------------------------------------------------------------
+def reports_client(ctx, user: str, url: str | None = None, name: str | None = None) -> Probe:
+    probe = ctx.client(name or user, url=url, namespaces=[REPORTS], auth={"token": TOKENS[user]})
+    return probe.connect()
+
+
+def start_report(probe: Probe, title: str | None = None) -> dict:
+    """start_report for real; the acknowledged report (fails the check otherwise)."""
+    payload = {"title": title or f"grader report {uuid.uuid4().hex[:6]}"}
+    ack = probe.call("start_report", payload, namespace=REPORTS)
+    report = ack.get("report") if isinstance(ack, dict) else None
+    if (
+        not isinstance(ack, dict)
+        or ack.get("ok") is not True
+        or not isinstance(report, dict)
+        or not isinstance(report.get("report_id"), str)
+    ):
+        raise CheckFailed(
+            "start_report was not acknowledged with the new report",
+            sent=f'{probe.name} emits "start_report" on {REPORTS} with {payload}',
+            expected='{"ok": True, "report": {"report_id": "<id>", "state": "queued", ...}} '
+            "(Exercise 3.1 comes first: every check starts a report)",
+            received=ack,
+        )
+    return report
+
+
+def of_report(report_id: str):
+    return lambda data: isinstance(data, dict) and data.get("report_id") == report_id
+
+
+def wait_for_result(probe: Probe, report_id: str, sent: str) -> tuple[list, dict]:
+    """Every /reports event of the report up to its "result": (progress payloads, result)."""
+    already = len(probe.seen)
+    result = probe.expect(
+        "result",
+        namespace=REPORTS,
+        where=of_report(report_id),
+        timeout=REPORT_TIMEOUT,
+        sent=sent,
+        expected=f'"progress" events for report {report_id}, then its "result"',
+    )
+    progress = [
+        data
+        for event, namespace, data in probe.seen[already:]
+        if event == "progress" and namespace == REPORTS and of_report(report_id)(data)
+    ]
+    return progress, result
+
+
+def status(ctx, report_id: str, user: str, url: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
+    return requests.get(f"{url or ctx.url}/api/reports/{report_id}", headers=headers, timeout=5)
+
+
+def worker_output(ctx) -> str:
+    return ctx.app.extra["worker"].log_tail()
+
+
+def events_of(probe: Probe, report_id: str) -> list:
+    return [(e, d) for e, n, d in probe.seen if n == REPORTS and of_report(report_id)(d)]
+
+
+def not_implemented(ack) -> bool:
+    return "not implemented" in str(ack).lower()
+
+
+# -- 3.1 start_report -----------------------------------------------------------------
+@LESSON.check(
+    "3.1",
+    "start_report stores the report for its user and acknowledges it",
+    points=2,
+    hint="In ReportsNamespace.on_start_report: db.session.add(Report(...)), commit, "
+    "join_room(report.room), queue_report(report), return {'ok': True, 'report': ...}.",
+)
+def start_report_is_recorded(ctx):
+    alice = reports_client(ctx, "alice")
+    title = f"grader report {uuid.uuid4().hex[:6]}"
+    report = start_report(alice, title)
+    sent = f'alice emits "start_report" with {{"title": "{title}"}}'
+    if report.get("title") != title or report.get("state") not in ("queued", "running", "done"):
+        raise CheckFailed(
+            "the acknowledged report does not describe the new report",
+            sent=sent,
+            expected={"report_id": "<id>", "title": title, "state": "queued", "percent": 0},
+            received=report,
+        )
+    report_id = report["report_id"]
+    own = status(ctx, report_id, "alice")
+    if own.status_code != 200 or (own.json().get("report") or {}).get("report_id") != report_id:
+        raise CheckFailed(
+            "the report was not stored as alice's",
+            sent=f"{sent}; then GET /api/reports/{report_id} with alice's token",
+            expected="HTTP 200 with the report (the row start_report committed)",
+            received=f"HTTP {own.status_code}: {own.text[:200]}",
+        )
+    others = status(ctx, report_id, "bob")
+    if others.status_code != 404:
+        raise CheckFailed(
+            "another user can read alice's report",
+            sent=f"GET /api/reports/{report_id} with bob's token",
+            expected="HTTP 404: the report belongs to the user who started it "
+            "(user=self.current_user(), never a user the client sends)",
+            received=f"HTTP {others.status_code}: {others.text[:200]}",
+        )
+    bad = alice.call("start_report", {"title": 42}, namespace=REPORTS)
+    if not isinstance(bad, dict) or bad.get("ok") is not False:
+        raise CheckFailed(
+            "a malformed start_report was not answered with an error",
+            sent='"start_report" with {"title": 42}',
+            expected='{"ok": False, "error": ...}',
+            received=bad,
+        )
+
+
+# -- 3.2 the app context ----------------------------------------------------------------
+@LESSON.check(
+    "3.2",
+    "the worker builds the report from the database and stores the result",
+    points=2,
+    hint="In celery_init_app, FlaskTask.__call__ must run self.run(*args, **kwargs) inside "
+    "`with app.app_context():`; without it db.session and current_app fail in the worker.",
+)
+def report_is_built_in_the_worker(ctx):
+    chat = ctx.client("alice on /chat", namespaces=[CHAT], auth={"token": TOKENS["alice"]})
+    chat.connect()
+    for text in ("one for the report", "two for the report"):
+        chat.call("send_message", {"text": text}, namespace=CHAT)
+    alice = reports_client(ctx, "alice")
+    report_id = start_report(alice)["report_id"]
+    sent = f"alice posts 2 chat messages, starts report {report_id}, then polls its status"
+    deadline = time.monotonic() + REPORT_TIMEOUT
+    report: dict = {}
+    while time.monotonic() < deadline:
+        report = status(ctx, report_id, "alice").json().get("report") or {}
+        if report.get("state") in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    result = report.get("result") or {}
+    if report.get("state") != "done":
+        raise CheckFailed(
+            f"the report did not finish within {REPORT_TIMEOUT:.0f} s",
+            sent=sent,
+            expected='GET /api/reports/<id> reaches "state": "done" with a result',
+            received=f"{report}\nThe worker's last output:\n{worker_output(ctx)}",
+        )
+    built_by = result.get("built_by") or {}
+    worker_pid, app_pid = ctx.app.extra["worker"].pid, ctx.app.process.pid
+    if built_by.get("pid") != worker_pid or worker_pid == app_pid:
+        raise CheckFailed(
+            "the result was not built by the Celery worker process",
+            sent=sent,
+            expected=f"result.built_by.pid == {worker_pid} (the worker; the web app is {app_pid})",
+            received=result,
+        )
+    if result.get("messages", 0) < 2 or (result.get("by_user") or {}).get("alice", 0) < 2:
+        raise CheckFailed(
+            "the report did not count the chat messages in the database",
+            sent=sent,
+            expected="result.messages >= 2 and result.by_user.alice >= 2",
+            received=result,
+        )
+
+
+# -- 3.3 emits from the worker --------------------------------------------------------
+@LESSON.check(
+    "3.3",
+    "the worker's progress (0-100 %, in order) and result reach its room and no other",
+    points=3,
+    hint="In tasks.emit_to_room: worker_socketio(current_app.config['REDIS_URL']).emit("
+    "event, data, to=room, namespace=REPORTS).",
+)
+def progress_reaches_only_its_room(ctx):
+    alice = reports_client(ctx, "alice")
+    bob = reports_client(ctx, "bob")
+    alice_id = start_report(alice)["report_id"]
+    bob_id = start_report(bob)["report_id"]
+    sent = f"alice starts report {alice_id}, bob starts report {bob_id}, at the same time"
+    worker_pid, app_pid = ctx.app.extra["worker"].pid, ctx.app.process.pid
+    for probe, report_id, other in ((alice, alice_id, bob_id), (bob, bob_id, alice_id)):
+        try:
+            progress, result = wait_for_result(probe, report_id, sent)
+        except CheckFailed as failure:
+            failure.received = f"{failure.received}\nThe worker's last output:\n" + worker_output(
+                ctx
+            )
+            raise
+        percents = [data.get("percent") for data in progress]
+        if percents != PERCENTS:
+            raise CheckFailed(
+                f"{probe.name} did not receive every progress event in order",
+                sent=sent,
+                expected=f'"progress" with percent {PERCENTS}, then "result"',
+                received=f"percents {percents}",
+            )
+        stamps = {(data.get("worker") or {}).get("pid") for data in [*progress, result]}
+        if stamps != {worker_pid}:
+            raise CheckFailed(
+                "the events do not come from the Celery worker process",
+                sent=sent,
+                expected=f"every payload's worker.pid == {worker_pid} (the web app is {app_pid})",
+                received=f"worker pids {sorted(map(str, stamps))}",
+            )
+        if result.get("state") != "done" or not isinstance(result.get("result"), dict):
+            raise CheckFailed(
+                'the "result" event does not carry the finished report',
+                sent=sent,
+                expected='{"report_id": ..., "state": "done", "percent": 100, "result": {...}}',
+                received=result,
+            )
+        leaked = events_of(probe, other)
+        if leaked:
+            raise CheckFailed(
+                f"{probe.name} received events of someone else's report",
+                sent=sent,
+                expected=f"no events of report {other}: {probe.name} is not in its room "
+                "(emit with to=room, never to everyone)",
+                received=leaked[:3],
+            )
+
+
+# -- 3.4 watch: authorization and resync -----------------------------------------------
+@LESSON.check(
+    "3.4",
+    "watching another user's report is refused; the owner's second client gets its events",
+    points=2,
+    hint="In ReportsNamespace.on_watch: load the Report, raise BadPayload unless "
+    "report.user == self.current_user(), then join_room(report.room) and return its state.",
+)
+def watching_another_users_report_is_refused(ctx):
+    alice = reports_client(ctx, "alice")
+    bob = reports_client(ctx, "bob")
+    report_id = start_report(alice)["report_id"]
+    attempts = [
+        ({"report_id": report_id}, "alice's report"),
+        ({"report_id": "no-such-report"}, "a report that does not exist"),
+        ({"room": f"report:alice:{report_id}"}, "a room name instead of a report id"),
+    ]
+    for payload, what in attempts:
+        ack = bob.call("watch", payload, namespace=REPORTS)
+        if not isinstance(ack, dict) or ack.get("ok") is not False or not_implemented(ack):
+            raise CheckFailed(
+                f"bob was not refused when he asked to watch {what}",
+                sent=f'bob emits "watch" with {payload}',
+                expected='{"ok": False, "error": "..."} from your check, and no room joined',
+                received=ack,
+            )
+    phone = reports_client(ctx, "alice", name="alice's second client")
+    sent = f'alice\'s second client emits "watch" with {{"report_id": "{report_id}"}}'
+    ack = phone.call("watch", {"report_id": report_id}, namespace=REPORTS)
+    state = ack.get("report") if isinstance(ack, dict) else None
+    if not isinstance(state, dict) or ack.get("ok") is not True:
+        raise CheckFailed(
+            "the owner could not watch her own report",
+            sent=sent,
+            expected='{"ok": True, "report": {"report_id": ..., "state": ..., "percent": ...}}',
+            received=ack,
+        )
+    wait_for_result(phone, report_id, sent)
+    wait_for_result(alice, report_id, "alice started the report")
+    bob.drain(0.2)
+    leaked = events_of(bob, report_id)
+    if leaked:
+        raise CheckFailed(
+            "bob received events of alice's report after he was refused",
+            sent="bob asked to watch alice's report and was refused",
+            expected="no events of alice's report for bob",
+            received=leaked[:3],
+        )
+
+
+@LESSON.check(
+    "3.4",
+    "a client that reconnects mid-report gets the current state, then the result",
+    points=2,
+    hint="on_watch joins the room first, then reads the report (db.session.refresh) and "
+    "returns report.to_dict(): the state now, not the one the client last saw.",
+)
+def a_reconnecting_client_resyncs(ctx):
+    first = reports_client(ctx, "alice", name="alice before the reconnect")
+    report_id = start_report(first)["report_id"]
+    sent = f"alice starts report {report_id}"
+    seen = first.expect(
+        "progress",
+        namespace=REPORTS,
+        where=lambda d: of_report(report_id)(d) and d.get("percent", 0) >= 20,
+        timeout=REPORT_TIMEOUT,
+        sent=sent,
+        expected='a "progress" event of at least 20 %',
+    )
+    first.disconnect()
+    sent += f", disconnects at {seen['percent']} %"
+    moved_on: dict = {}
+    deadline = time.monotonic() + REPORT_TIMEOUT
+    while time.monotonic() < deadline:  # the report goes on without her
+        moved_on = status(ctx, report_id, "alice").json().get("report") or {}
+        if moved_on.get("percent", 0) >= seen["percent"] + 20:
+            break
+        time.sleep(0.05)
+    again = reports_client(ctx, "alice", name="alice after the reconnect")
+    sent += f", reconnects when the report is at {moved_on.get('percent')} % and watches it"
+    ack = again.call("watch", {"report_id": report_id}, namespace=REPORTS)
+    state = ack.get("report") if isinstance(ack, dict) else None
+    if not isinstance(state, dict) or state.get("percent", -1) < moved_on.get("percent", 0):
+        raise CheckFailed(
+            "the watch after the reconnect did not answer with the current state",
+            sent=sent,
+            expected=f'{{"ok": True, "report": {{"percent": >= {moved_on.get("percent")}, ...}}}}',
+            received=ack,
+        )
+    if state.get("state") != "done":
+        wait_for_result(again, report_id, sent)
+
+
+@LESSON.check(
+    "3.4",
+    "a client on a second web server receives the room's events through Redis",
+    points=2,
+    hint="Both servers subscribe to the same REDIS_URL (init_app(..., message_queue=...)); "
+    "on_watch puts the client into the room on whichever server it is connected to.",
+)
+def a_second_server_delivers_the_room(ctx):
+    second = start_dev_server(ctx.harness, ctx.stage_dir, "run.py", env=ctx.app.extra["env"])
+    try:
+        alice = reports_client(ctx, "alice", name="alice on server A")
+        other = reports_client(ctx, "alice", url=second.url, name="alice on server B")
+        report_id = start_report(alice)["report_id"]
+        sent = f"alice starts report {report_id} on server A; her client on B watches it"
+        ack = other.call("watch", {"report_id": report_id}, namespace=REPORTS)
+        if not isinstance(ack, dict) or ack.get("ok") is not True:
+            raise CheckFailed(
+                "server B refused to let alice watch her own report",
+                sent=sent,
+                expected='{"ok": True, "report": {...}} (both servers share the database)',
+                received=ack,
+            )
+        progress, result = wait_for_result(other, report_id, sent)
+        if not progress or result.get("state") != "done":
+            raise CheckFailed(
+                "server B did not deliver the worker's events",
+                sent=sent,
+                expected='"progress" events and a "result" on server B',
+                received=f"{len(progress)} progress events, result {result}",
+            )
+    finally:
+        ctx.harness.stop(second.process)
+
+
+# -- 3.5 the browser ----------------------------------------------------------------------
+@LESSON.check(
+    "3.5",
+    "the page's progress bar reaches 100 % and shows the result",
+    points=2,
+    browser=True,
+    hint='In static/app.js: reports.on("progress", showReport) and on "result"; in '
+    "showReport set #report-progress's value, #report-percent, #report-state and "
+    "#report-result.",
+)
+def page_shows_progress_and_result(ctx):
+    from .browser_expect import expect_text
+
+    page = ctx.browser().new_page()
+    page.goto(ctx.url + "/")
+    page.fill("#token", TOKENS["carol"])
+    page.click("#login-form button")
+    expect_text(page, "#status", "connected", sent="sign in as carol")
+    page.click("#start-report")
+    sent = 'sign in as carol and click "Build a report"'
+    values: list = []
+    deadline = time.monotonic() + REPORT_TIMEOUT + settings.BROWSER_TIMEOUT
+    while time.monotonic() < deadline:
+        value = page.eval_on_selector("#report-progress", "bar => bar.value")
+        if not values or values[-1] != value:
+            values.append(value)
+        if value == 100:
+            break
+        page.wait_for_timeout(50)
+    if not values or values[-1] != 100 or len(set(values)) < 3:
+        error = page.text_content("#error") or ""
+        raise CheckFailed(
+            "the progress bar did not move up to 100 %",
+            sent=sent,
+            expected="#report-progress's value to rise step by step to 100",
+            received=f"values seen: {values[-12:]}"
+            + (f"; #error reads {error!r}" if error else ""),
+        )
+    expect_text(page, "#report-state", "done", sent=sent)
+    expect_text(page, "#report-percent", "100%", sent=sent)
+    shown = page.text_content("#report-result") or ""
+    worker_pid = str(ctx.app.extra["worker"].pid)
+    if worker_pid not in shown:
+        raise CheckFailed(
+            "the page does not show the report's result",
+            sent=sent,
+            expected=f"#report-result describes the result, built by worker pid {worker_pid}",
+            received=f"#report-result reads {shown!r}",
+        )

@@ -1,0 +1,29 @@
+"""The /reports namespace: start a report, and watch one (again) after a reconnect."""
+
+import uuid
+
+from extensions import db
+from flask_socketio import join_room
+from models import Report
+from tasks import queue_report
+from validation import BadPayload, report_id, report_title
+
+from .base import BaseSocket
+
+
+class ReportsNamespace(BaseSocket):
+    def on_start_report(self, data=None):
+        title = report_title(data)
+        # Store a Report(id=<a new uuid4 string>, user=<this client's user>, title=title) and
+        # commit, join this client to report.room, then queue_report(report). Acknowledge
+        # with {"ok": True, "report": report.to_dict()}.
+        # Exercise 3.1: record the report, join its room, then queue the task.
+        raise NotImplementedError('Exercise 3.1 is not implemented yet (see lessons/03_celery_rooms/README.md, "Exercise 3.1")')
+
+    def on_watch(self, data=None):
+        wanted = report_id(data)
+        # Look the report up; refuse (BadPayload) one that does not exist or belongs to someone
+        # else, with the same message for both. Join its room, THEN read its state, and
+        # acknowledge with {"ok": True, "report": report.to_dict()}.
+        # Exercise 3.4: authorize the watcher, join the room, answer with the current state.
+        raise NotImplementedError('Exercise 3.4 is not implemented yet (see lessons/03_celery_rooms/README.md, "Exercise 3.4")')

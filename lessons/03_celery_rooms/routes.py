@@ -1,0 +1,50 @@
+"""The HTTP side: the page, the socket.io browser client that npm installed, a status API."""
+
+import os
+from pathlib import Path
+
+from auth import user_for
+from extensions import db
+from flask import Blueprint, abort, render_template, request, send_from_directory
+from flask_socketio import ConnectionRefusedError
+from models import Report
+
+pages = Blueprint("pages", __name__)
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+def find_socketio_client() -> Path | None:
+    if os.environ.get("SOCKETIO_CLIENT_DIST"):
+        return Path(os.environ["SOCKETIO_CLIENT_DIST"])
+    for folder in Path(__file__).resolve().parents:
+        dist = folder / "node_modules" / "socket.io-client" / "dist"
+        if dist.is_dir():
+            return dist
+    return None
+
+
+@pages.route("/")
+def index():
+    return render_template("index.html")
+
+
+@pages.route("/vendor/<path:filename>")
+def vendor(filename):
+    client_dist = find_socketio_client()
+    if client_dist is None:
+        abort(404, "socket.io-client is not installed: run `npm ci` at the course root.")
+    return send_from_directory(client_dist, filename)
+
+
+@api.get("/reports/<report_id>")
+def report_status(report_id):
+    """A report's current state for its owner: `Authorization: Bearer <token>`."""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    try:
+        user = user_for({"token": token})
+    except ConnectionRefusedError as refusal:
+        return {"ok": False, "error": str(refusal)}, 401
+    report = db.session.get(Report, report_id)
+    if report is None or report.user != user:
+        return {"ok": False, "error": "no such report of yours"}, 404
+    return {"ok": True, "report": report.to_dict()}
