@@ -120,6 +120,12 @@ function signIn(token) {
   // TODO Exercise 3.5: not implemented yet (see lessons/03_celery_rooms/README.md, "Exercise 3.5").
   console.warn("Exercise 3.5 is not implemented yet");
   reports.on("error", ({ event, error }) => showError(`${event}: ${error}`));
+  reports.on("connect", () => {
+    $("start-report").disabled = false;
+  });
+  reports.on("disconnect", () => {
+    $("start-report").disabled = true;
+  });
 
   notifications.on("welcome", ({ user }) => {
     $("user").textContent = user;

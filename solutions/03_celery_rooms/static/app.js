@@ -142,6 +142,12 @@ function signIn(token) {
   reports.on("connect", watchReport);
   // END SOLUTION
   reports.on("error", ({ event, error }) => showError(`${event}: ${error}`));
+  reports.on("connect", () => {
+    $("start-report").disabled = false;
+  });
+  reports.on("disconnect", () => {
+    $("start-report").disabled = true;
+  });
 
   notifications.on("welcome", ({ user }) => {
     $("user").textContent = user;

@@ -1,0 +1,78 @@
+"""Lesson 03 in real Chromium: start a report, watch the bar reach 100 % and the result; a page
+reloaded mid-report resyncs from the server and still ends with the result."""
+
+import os
+
+import pytest
+
+from autograder.browser import CHROMIUM_ARGS, INSTALL_ADVICE, find_chromium
+from autograder.checks.lesson03 import TOKENS, start
+from autograder.harness import Harness
+from autograder.paths import SOLUTIONS
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def chromium():
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests. {INSTALL_ADVICE}")
+        pytest.skip(INSTALL_ADVICE)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def app():
+    with Harness() as harness:
+        yield start(harness, SOLUTIONS / "03_celery_rooms")
+
+
+def signed_in(page, url: str, user: str):
+    from playwright.sync_api import expect
+
+    page.goto(url + "/")
+    page.fill("#token", TOKENS[user])
+    page.click("#login-form button")
+    expect(page.locator("#status")).to_have_text("connected", timeout=TIMEOUT_MS)
+    return page
+
+
+def test_the_progress_bar_reaches_100_and_shows_the_result(chromium, app):
+    from playwright.sync_api import expect
+
+    page = signed_in(chromium.new_page(), app.url, "alice")
+    page.fill("#report-title", "Weekly chat")
+    page.click("#start-report")
+    expect(page.locator("#report-state")).to_have_text("running", timeout=TIMEOUT_MS)
+    halfway = page.eval_on_selector("#report-progress", "bar => bar.value")
+    expect(page.locator("#report-progress")).to_have_js_property("value", 100, timeout=TIMEOUT_MS)
+    expect(page.locator("#report-state")).to_have_text("done", timeout=TIMEOUT_MS)
+    expect(page.locator("#report-percent")).to_have_text("100%")
+    worker_pid = app.extra["worker"].pid
+    expect(page.locator("#report-result")).to_contain_text("Weekly chat: ", timeout=TIMEOUT_MS)
+    expect(page.locator("#report-result")).to_contain_text(f"worker pid {worker_pid}")
+    assert halfway < 100
+    assert page.locator("#error").text_content() == ""
+
+
+def test_a_page_reloaded_mid_report_resyncs_and_ends_with_the_result(chromium, app):
+    from playwright.sync_api import expect
+
+    page = signed_in(chromium.new_page(), app.url, "bob")
+    page.click("#start-report")
+    expect(page.locator("#report-state")).to_have_text("running", timeout=TIMEOUT_MS)
+    page.reload()  # every event sent while the page reloads is lost; the state is not
+    signed_in(page, app.url, "bob")
+    expect(page.locator("#report-state")).to_have_text("done", timeout=TIMEOUT_MS)
+    expect(page.locator("#report-progress")).to_have_js_property("value", 100)
+    expect(page.locator("#report-result")).to_contain_text("chat messages")
