@@ -1,4 +1,9 @@
-"""Lesson 04's production pieces as real processes: gunicorn workers and nginx in front."""
+"""Lesson 04's production pieces as real processes: gunicorn instances and nginx in front.
+
+gunicorn runs in the stage folder, so it reads the stage's own gunicorn.conf.py; the grader
+only overrides where it listens. nginx runs the stage's site file (deploy/nginx/socketio.conf)
+with its two placeholders filled in, in the foreground, with every path under the log folder.
+"""
 
 from __future__ import annotations
 
@@ -6,69 +11,101 @@ import shutil
 from pathlib import Path
 
 from .harness import Harness, ManagedProcess, StartError, free_port, http_ok, wait_until
-from .paths import COURSE_ROOT
+from .paths import COURSE_ROOT, SOCKETIO_CLIENT_DIST, VENV_BIN
 
 GEVENT_WEBSOCKET_WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 GEVENT_WORKER = "gevent"
 SIMPLE_WEBSOCKET_VENV = COURSE_ROOT / ".venv-simple-websocket"
+NGINX_SITE = Path("deploy") / "nginx" / "socketio.conf"
+# Ready = Engine.IO answers a polling handshake (/healthz is an exercise, so not that).
+READY_PATH = "/socket.io/?EIO=4&transport=polling"
+NGINX_CANDIDATES = "/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin"
+STICKY = "ip_hash;"
+
+
+def find_nginx() -> str | None:
+    return shutil.which("nginx") or shutil.which("nginx", path=NGINX_CANDIDATES)
 
 
 def start_gunicorn(
     harness: Harness,
     stage_dir: Path,
-    module: str,
     env: dict,
-    worker_class: str = GEVENT_WEBSOCKET_WORKER,
-    venv_bin: Path | None = None,
+    module: str = "wsgi:app",
+    worker_class: str | None = None,
+    venv_bin: Path = VENV_BIN,
     name: str = "gunicorn",
-    health_path: str = "/healthz",
+    wait: bool = True,
+    port: int | None = None,
 ) -> tuple[str, ManagedProcess]:
-    """One single-worker gunicorn on a free port; returns its URL once /healthz answers."""
-    gunicorn = (venv_bin / "gunicorn") if venv_bin else shutil.which("gunicorn", path=_venv_path())
-    if gunicorn is None or not Path(gunicorn).exists():
-        raise StartError(
-            f"gunicorn not found ({venv_bin or 'the course virtualenv'}): run `make setup`."
-        )
-    port = free_port()
-    # --no-control-socket: gunicorn 27 otherwise makes one socket in ~/.gunicorn for all of them.
-    command = [
-        str(gunicorn),
-        "-k",
-        worker_class,
-        "-w",
-        "1",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--no-control-socket",
-        "--graceful-timeout",
-        "5",
-        module,
-    ]
-    process = harness.start(name, command, cwd=stage_dir, env=env)
+    """One gunicorn instance (one worker) on a free port; its URL once Engine.IO answers.
+
+    ``worker_class`` None leaves the choice to the stage's gunicorn.conf.py. ``wait`` False
+    returns at once (for a start that is meant to fail).
+    """
+    gunicorn = venv_bin / "gunicorn"
+    if not gunicorn.exists():
+        raise StartError(f"gunicorn not found in {venv_bin}: run `make setup`.")
+    port = port or free_port()
+    command = [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--no-control-socket"]
+    if worker_class:
+        command += ["-k", worker_class]
+    full_env = {
+        "SOCKETIO_CLIENT_DIST": str(SOCKETIO_CLIENT_DIST),
+        "INSTANCE_NAME": f"{name} on port {port}",
+        **env,
+    }
+    process = harness.start(name, [*command, module], cwd=stage_dir, env=full_env)
     url = f"http://127.0.0.1:{port}"
-    wait_until(http_ok(url + health_path), process, f"answer {health_path} on {url}")
+    if wait:
+        wait_until(http_ok(url + READY_PATH), process, f"answer on {url}")
     return url, process
 
 
+def render_site(template: str, listen: str, upstreams: list[str], sticky: bool = True) -> str:
+    """The site file with {{LISTEN}} and {{UPSTREAM_SERVERS}} filled in.
+
+    ``sticky`` False comments ip_hash out: websocket-only clients need no stickiness, and from
+    one address (127.0.0.1) ip_hash would send every grader client to the same instance.
+    """
+    if "{{LISTEN}}" not in template or "{{UPSTREAM_SERVERS}}" not in template:
+        raise StartError(f"{NGINX_SITE} lost its {{{{LISTEN}}}} or {{{{UPSTREAM_SERVERS}}}}.")
+    servers = " ".join(f"server {url.removeprefix('http://')};" for url in upstreams)
+    site = template.replace("{{LISTEN}}", listen).replace("{{UPSTREAM_SERVERS}}", servers)
+    if not sticky:
+        site = site.replace(STICKY, "# ip_hash; (off: websocket-only clients)")
+    return site
+
+
 def start_nginx(
-    harness: Harness, config_template: Path, upstreams: list[str], name: str = "nginx"
+    harness: Harness,
+    stage_dir: Path,
+    upstreams: list[str],
+    sticky: bool = True,
+    name: str = "nginx",
+    port: int | None = None,
 ) -> tuple[str, ManagedProcess]:
-    """nginx in the foreground with the stage's site config, proxying to ``upstreams``."""
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    """nginx in the foreground with the stage's site file, proxying to ``upstreams``."""
+    nginx = find_nginx()
     if nginx is None:
         raise StartError("nginx not found: install Debian's nginx (`make setup` does it as root).")
-    port = free_port()
+    template = stage_dir / NGINX_SITE
+    if not template.is_file():
+        raise StartError(f"There is no {NGINX_SITE} in {stage_dir}.")
+    port = port or free_port()
     prefix = harness.log_dir / name
-    (prefix / "logs").mkdir(parents=True, exist_ok=True)
-    servers = "\n".join(f"        server {u.removeprefix('http://')};" for u in upstreams)
-    site = config_template.read_text().replace("{{LISTEN}}", f"127.0.0.1:{port}")
-    site = site.replace("{{UPSTREAM_SERVERS}}", servers.strip())
+    for folder in ("logs", "tmp"):
+        (prefix / folder).mkdir(parents=True, exist_ok=True)
+    site = render_site(template.read_text(), f"127.0.0.1:{port}", upstreams, sticky)
     conf = prefix / "nginx.conf"
+    temp_paths = "".join(
+        f"    {kind}_temp_path {prefix / 'tmp' / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     conf.write_text(
-        "worker_processes 1;\npid nginx.pid;\nerror_log logs/error.log warn;\n"
+        f"worker_processes 1;\npid {prefix / 'nginx.pid'};\nerror_log logs/error.log warn;\n"
         "events { worker_connections 4096; }\n"
-        "http {\n    access_log logs/access.log;\n"
-        f"    client_body_temp_path {prefix}/tmp;\n    proxy_temp_path {prefix}/tmp;\n"
+        f"http {{\n    access_log {prefix / 'logs' / 'access.log'};\n{temp_paths}"
         f"{site}\n}}\n"
     )
     process = harness.start(
@@ -77,9 +114,5 @@ def start_nginx(
         cwd=prefix,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(http_ok(url + "/healthz"), process, f"answer on {url}")
+    wait_until(http_ok(url + READY_PATH), process, f"answer on {url}")
     return url, process
-
-
-def _venv_path() -> str:
-    return f"{COURSE_ROOT / '.venv' / 'bin'}"

@@ -1,0 +1,476 @@
+"""Lesson 04 checks: two gunicorn instances on gevent behind nginx, a Celery worker, Redis.
+
+Everything runs for real, as a deployment would: `gunicorn wsgi:app` in the stage folder (it
+reads the stage's gunicorn.conf.py), the stage's own nginx site file, `celery ... worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+import uuid
+
+import requests
+
+from .. import settings
+from ..apps import RunningApp
+from ..client import Probe
+from ..harness import Harness, ManagedProcess, StartError, free_port, http_ok
+from ..production import find_nginx, start_gunicorn, start_nginx
+from ..services import redis_for_run, start_celery_worker, start_redis
+from . import CheckFailed, Lesson
+from .lesson04_swarm import Swarm
+
+CHAT, NOTIFICATIONS, REPORTS = "/chat", "/notifications", "/reports"
+TOKENS = {"alice": "alice-dev-token", "bob": "bob-dev-token", "carol": "carol-dev-token"}
+CELERY_APP = "make_celery:celery_app"
+REPORT_STEPS, REPORT_STEP_SECONDS = 5, 0.2
+REPORT_TIMEOUT = REPORT_STEPS * REPORT_STEP_SECONDS + 8
+SWARM_SIZE = 500  # clients held at once by one instance (bench/ goes to thousands)
+SWARM_CONNECT_TIMEOUT = 30.0
+BROADCAST_TIMEOUT = 10.0
+PING_INTERVAL = 5
+
+
+def production_env(harness: Harness, redis_url: str, origins: list[str], **extra) -> dict:
+    """What a deployment sets: a fresh random secret, explicit origins, Redis, a database."""
+    database = harness.log_dir / f"lesson04-{uuid.uuid4().hex[:8]}.sqlite3"
+    return {
+        "APP_CONFIG": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "CORS_ALLOWED_ORIGINS": ",".join(origins),
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CHAT_TOKENS": ",".join(f"{token}:{user}" for user, token in TOKENS.items()),
+        "PING_INTERVAL": str(PING_INTERVAL),
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def origins_for(*ports: int) -> list[str]:
+    return [f"http://{host}:{port}" for port in ports for host in ("127.0.0.1", "localhost")]
+
+
+def start_stack(
+    harness: Harness,
+    stage_dir,
+    redis,
+    sticky: bool,
+    need_nginx: bool = True,
+    extra_env: dict | None = None,
+) -> RunningApp:
+    """web1 and web2 (gunicorn), the Celery worker, and nginx in front of both."""
+    ports = {name: free_port() for name in ("nginx", "web1", "web2")}
+    env = production_env(harness, redis.url, origins_for(*ports.values()), **(extra_env or {}))
+    started: list[ManagedProcess] = []
+    try:
+        web1, process1 = start_gunicorn(harness, stage_dir, env, name="web1", port=ports["web1"])
+        started.append(process1)
+        web2, process2 = start_gunicorn(harness, stage_dir, env, name="web2", port=ports["web2"])
+        started.append(process2)
+        started.append(start_celery_worker(harness, stage_dir, CELERY_APP, env))
+        url = web1
+        if need_nginx or find_nginx():
+            url, nginx = start_nginx(harness, stage_dir, [web1, web2], sticky, port=ports["nginx"])
+            started.append(nginx)
+    except StartError:
+        for process in reversed(started):
+            harness.stop(process)
+        raise
+    owned = [*started[1:], *([redis.process] if redis.process else [])]
+    extra = {"instances": [web1, web2], "env": env, "processes": owned, "redis": redis}
+    extra["worker"] = started[2]
+    return RunningApp(url, process1, stage_dir, extra)
+
+
+def start(harness: Harness, stage_dir) -> RunningApp:
+    """The grader's stack. nginx without ip_hash: its websocket-only clients need none, and
+    from one address ip_hash would send them all to one instance."""
+    redis = start_redis(harness)
+    try:
+        extra = {"REPORT_STEPS": str(REPORT_STEPS), "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS)}
+        return start_stack(harness, stage_dir, redis, sticky=False, extra_env=extra)
+    except StartError:
+        harness.stop(redis.process)
+        raise
+
+
+def serve(harness: Harness, stage_dir) -> RunningApp:
+    """`make run`: Redis (REDIS_URL if it answers), worker, two instances, and nginx with the
+    site file exactly as written (ip_hash on) when nginx is installed; else web1's URL."""
+    redis = redis_for_run(harness)
+    extra = {"LOG_LEVEL": "INFO", "ACCESS_LOG": "1"}
+    return start_stack(harness, stage_dir, redis, sticky=True, need_nginx=False, extra_env=extra)
+
+
+LESSON = Lesson(
+    number="04",
+    exercises={
+        "4.1": "run Socket.IO on gevent where gevent has patched the process",
+        "4.2": "refuse to start in production with a missing secret or '*' origins",
+        "4.3": "a /healthz endpoint that checks the database and Redis",
+        "4.4": "the page connects with websocket only (JavaScript)",
+    },
+    start=start,
+    serve=serve,
+)
+
+
+# -- helpers ----------------------------------------------------------------------------
+def instance_log(ctx, index: int = 0) -> str:
+    process = ctx.app.process if index == 0 else ctx.app.extra["processes"][0]
+    return process.log_tail(8)
+
+
+def client(ctx, user: str, url: str, namespaces: list[str], name: str) -> Probe:
+    probe = ctx.client(name, url=url, namespaces=namespaces, auth={"token": TOKENS[user]})
+    return probe.connect()
+
+
+def served_by(probe: Probe, sent: str) -> dict:
+    return probe.expect(
+        "welcome", namespace=NOTIFICATIONS, sent=sent, expected='"welcome" on /notifications'
+    )
+
+
+def run_async(coroutine, timeout: float):
+    """Run a coroutine on a private event loop (a check runs in a plain thread)."""
+    return asyncio.run(asyncio.wait_for(coroutine, timeout))
+
+
+# -- 4.1 gevent under gunicorn ------------------------------------------------------------
+@LESSON.check(
+    "4.1",
+    "under gunicorn's gevent-websocket worker a client connects over websocket",
+    points=2,
+    hint=(
+        'In factory.async_mode_for: return "gevent" when gevent has patched the socket '
+        'module (socket_is_patched()), else "threading".'
+    ),
+)
+def clients_use_websocket_under_gunicorn(ctx):
+    web1 = ctx.app.extra["instances"][0]
+    sent = f"a python-socketio client connects to {web1} (gunicorn) with transports=['websocket']"
+    try:
+        probe = client(ctx, "alice", web1, [CHAT], "alice (websocket only)")
+    except CheckFailed as failure:
+        failure.sent = sent
+        failure.expected = "the websocket handshake to succeed (101 Switching Protocols)"
+        failure.received = f"{failure.received}\ngunicorn's last output:\n{instance_log(ctx)}"
+        raise
+    transport = probe.sio.transport()
+    if transport != "websocket":
+        raise CheckFailed(
+            "the client is not on websocket",
+            sent=sent,
+            expected="transport websocket",
+            received=f"transport {transport}",
+        )
+    answer = requests.get(f"{web1}/socket.io/?EIO=4&transport=polling", timeout=5)
+    if answer.status_code != 200 or not answer.text.startswith("0{"):
+        raise CheckFailed(
+            "the Engine.IO handshake over HTTP failed",
+            sent=f"GET {web1}/socket.io/?EIO=4&transport=polling",
+            expected="HTTP 200 with the open packet 0{...}",
+            received=f"HTTP {answer.status_code}: {answer.text[:200]}",
+        )
+
+
+@LESSON.check(
+    "4.1",
+    f"one gunicorn worker holds {SWARM_SIZE} websocket clients and all get one broadcast",
+    points=2,
+    hint=(
+        "Only async_mode gevent serves many websockets from one worker: each client is a "
+        "greenlet, not a thread. gunicorn.conf.py raises worker_connections above 1000."
+    ),
+)
+def many_clients_receive_one_broadcast(ctx):
+    web1 = ctx.app.extra["instances"][0]
+    marker = f"to all {SWARM_SIZE} of you {uuid.uuid4().hex[:6]}"
+    sent = (
+        f"{SWARM_SIZE} websocket clients connect to {web1} /chat as bob; alice sends "
+        f'"send_message" {{"text": "{marker}"}}'
+    )
+    sender = client(ctx, "alice", web1, [CHAT], "alice")
+
+    async def scenario() -> tuple[int, list[str], list[float], float]:
+        swarm = Swarm(web1, CHAT, {"token": TOKENS["bob"]}, web1, "message")
+        try:
+            await swarm.connect(SWARM_SIZE, SWARM_CONNECT_TIMEOUT)
+            if len(swarm.clients) < SWARM_SIZE:
+                return len(swarm.clients), swarm.errors, [], 0.0
+            loop = asyncio.get_running_loop()
+            started = time.monotonic()
+            await loop.run_in_executor(
+                None, lambda: sender.call("send_message", {"text": marker}, namespace=CHAT)
+            )
+            times = await swarm.wait_for(marker, BROADCAST_TIMEOUT)
+            return len(swarm.clients), swarm.errors, times, started
+        finally:
+            await swarm.close()
+
+    connected, errors, times, started = run_async(
+        scenario(), SWARM_CONNECT_TIMEOUT + BROADCAST_TIMEOUT + 10
+    )
+    if connected < SWARM_SIZE:
+        raise CheckFailed(
+            f"only {connected} of {SWARM_SIZE} websocket clients could connect",
+            sent=sent,
+            expected=f"{SWARM_SIZE} websocket connections held at once",
+            received=f"errors (first of {len(errors)}): {sorted(set(errors))[:3]}\n"
+            f"gunicorn's last output:\n{instance_log(ctx)}",
+        )
+    if len(times) < SWARM_SIZE:
+        raise CheckFailed(
+            f"only {len(times)} of {SWARM_SIZE} clients received the broadcast",
+            sent=sent,
+            expected=f'"message" with text {marker!r} at every client within '
+            f"{BROADCAST_TIMEOUT:.0f} s",
+            received=f"{len(times)} received it",
+        )
+
+
+@LESSON.check(
+    "4.1",
+    "behind nginx, clients on two instances get each other's messages and the worker's progress",
+    points=3,
+    hint=(
+        "Both instances subscribe to the same REDIS_URL; each must run on gevent so nginx can "
+        "pass the websocket upgrade through (deploy/nginx/socketio.conf)."
+    ),
+)
+def instances_behind_nginx_share_rooms(ctx):
+    nginx = ctx.url
+    namespaces = [CHAT, NOTIFICATIONS, REPORTS]
+    sent = f"alice connects twice through nginx ({nginx}), websocket only"
+    seen: dict[str, Probe] = {}
+    for attempt in range(4):  # nginx takes turns: two connects land on two instances
+        try:
+            probe = client(ctx, "alice", nginx, namespaces, f"alice's client {attempt + 1}")
+        except CheckFailed as failure:
+            failure.sent = sent
+            failure.received = (
+                f"{failure.received}\nnginx passes the upgrade on only if the instance "
+                f"speaks websocket.\nweb1's last output:\n{instance_log(ctx)}"
+            )
+            raise
+        welcome = served_by(probe, sent)
+        seen.setdefault(str(welcome.get("pid")), probe)
+        if len(seen) == 2:
+            break
+    if len(seen) < 2:
+        raise CheckFailed(
+            "all clients landed on one instance",
+            sent=sent,
+            expected="clients on both instances (the welcome's pid differs)",
+            received=f"pids {sorted(seen)}",
+        )
+    first, second = seen.values()
+    text = f"across instances {uuid.uuid4().hex[:6]}"
+    first.call("send_message", {"text": text}, namespace=CHAT)
+    second.expect(
+        "message",
+        namespace=CHAT,
+        where=lambda data: isinstance(data, dict) and data.get("text") == text,
+        sent=f"{first.name} (one instance) sends {text!r}",
+        expected=f"{second.name} on the other instance receives it (through Redis)",
+    )
+    ack = first.call("start_report", {"title": "across instances"}, namespace=REPORTS)
+    report = ack.get("report") if isinstance(ack, dict) else None
+    if not isinstance(report, dict):
+        raise CheckFailed(
+            "start_report failed", sent="start_report", expected="{'ok': True, ...}", received=ack
+        )
+    report_id = report["report_id"]
+    sent = f"{first.name} starts report {report_id}; {second.name} (other instance) watches it"
+    watched = second.call("watch", {"report_id": report_id}, namespace=REPORTS)
+    if not isinstance(watched, dict) or watched.get("ok") is not True:
+        raise CheckFailed("watch was refused", sent=sent, expected="{'ok': True}", received=watched)
+    result = second.expect(
+        "result",
+        namespace=REPORTS,
+        where=lambda data: isinstance(data, dict) and data.get("report_id") == report_id,
+        timeout=REPORT_TIMEOUT,
+        sent=sent,
+        expected="the worker's progress events, then the result",
+    )
+    worker_pid = ctx.app.extra["worker"].pid
+    if (result.get("worker") or {}).get("pid") != worker_pid:
+        raise CheckFailed(
+            "the result did not come from the Celery worker",
+            sent=sent,
+            expected=f"worker.pid == {worker_pid}",
+            received=result,
+        )
+
+
+# -- 4.2 startup refusals ----------------------------------------------------------------
+REFUSALS = [
+    ("SECRET_KEY missing", {"SECRET_KEY": ""}, "SECRET_KEY"),
+    ("SECRET_KEY the development default", {"SECRET_KEY": "dev-only-not-a-secret"}, "SECRET_KEY"),
+    ("CORS_ALLOWED_ORIGINS '*'", {"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"),
+    ("DATABASE_URL missing", {"DATABASE_URL": ""}, "DATABASE_URL"),
+]
+REFUSAL_PHRASE = "refusing to start"
+
+
+@LESSON.check(
+    "4.2",
+    "production config refuses a missing secret, the dev secret, '*' origins, no database",
+    points=3,
+    hint=(
+        "In config.production_problems: one sentence per problem, naming the variable "
+        "(REQUIRED_ENVIRONMENT unset, a short or default SECRET_KEY, '*' in the origins)."
+    ),
+)
+def production_config_refuses_unsafe_settings(ctx):
+    good = ctx.app.extra["env"]
+    attempts = []
+    for what, change, name in REFUSALS:
+        url, process = start_gunicorn(
+            ctx.harness, ctx.stage_dir, {**good, **change}, name=f"refusal-{name}", wait=False
+        )
+        attempts.append((what, change, name, url, process))
+    try:
+        for what, change, name, url, process in attempts:
+            sent = f"gunicorn wsgi:app with APP_CONFIG=production and {what} ({change})"
+            outcome = wait_exit_or_ready(process, url)
+            output = process.log_tail(40)
+            if outcome == "ready":
+                raise CheckFailed(
+                    "the app started with an unsafe production config",
+                    sent=sent,
+                    expected=f"it refuses to start and says why ({name})",
+                    received=f"it serves on {url}. Its output:\n{output}",
+                )
+            if outcome == "hung":
+                raise CheckFailed(
+                    "the app neither started nor stopped",
+                    sent=sent,
+                    expected="it exits at once, saying why",
+                    received=f"still running after {settings.APP_START_TIMEOUT:.0f} s",
+                )
+            if REFUSAL_PHRASE not in output.lower() or name not in output:
+                raise CheckFailed(
+                    "the app stopped without saying clearly why",
+                    sent=sent,
+                    expected=f'"Refusing to start in production config" and a reason naming {name}',
+                    received=output,
+                )
+    finally:
+        for *_, process in attempts:
+            ctx.harness.stop(process)
+
+
+def wait_exit_or_ready(process: ManagedProcess, url: str) -> str:
+    ready = http_ok(url + "/socket.io/?EIO=4&transport=polling")
+    deadline = time.monotonic() + settings.APP_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.exited() is not None:
+            return "exited"
+        with contextlib.suppress(Exception):
+            if ready():
+                return "ready"
+        time.sleep(0.1)
+    return "hung"
+
+
+# -- 4.3 /healthz ----------------------------------------------------------------------------
+def get_health(url: str, sent: str) -> tuple[int, dict]:
+    answer = requests.get(url + "/healthz", timeout=5)
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise CheckFailed(
+            "/healthz did not answer JSON",
+            sent=sent,
+            expected='a JSON object like {"status": "ok", "database": true, "redis": true}',
+            received=f"HTTP {answer.status_code}: {answer.text[:200]}",
+        )
+    return answer.status_code, body
+
+
+@LESSON.check(
+    "4.3",
+    "/healthz says 200 ok when all answers, 503 naming Redis when Redis is down",
+    points=2,
+    hint=(
+        'In routes.healthz: {"status": "ok"|"unavailable", "database": bool, "redis": bool} '
+        "from database_answers() and redis_answers(...), with 200 or 503."
+    ),
+)
+def healthz_reports_database_and_redis(ctx):
+    for url in (ctx.app.extra["instances"][0], ctx.url):
+        sent = f"GET {url}/healthz with the database and Redis running"
+        code, body = get_health(url, sent)
+        wanted = {"status": "ok", "database": True, "redis": True}
+        if code != 200 or {k: body.get(k) for k in wanted} != wanted:
+            raise CheckFailed(
+                "/healthz does not report a healthy instance",
+                sent=sent,
+                expected=f"HTTP 200 with {wanted}",
+                received=f"HTTP {code}: {body}",
+            )
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    env = {**ctx.app.extra["env"], "REDIS_URL": dead_redis}
+    url, process = start_gunicorn(ctx.harness, ctx.stage_dir, env, name="web-without-redis")
+    try:
+        sent = f"GET {url}/healthz on an instance whose REDIS_URL ({dead_redis}) does not answer"
+        code, body = get_health(url, sent)
+        if code != 503 or body.get("redis") is not False or body.get("status") == "ok":
+            raise CheckFailed(
+                "/healthz does not report the missing Redis",
+                sent=sent,
+                expected='HTTP 503 with "status": "unavailable", "redis": false',
+                received=f"HTTP {code}: {body}",
+            )
+    finally:
+        ctx.harness.stop(process)
+
+
+# -- 4.4 the browser ----------------------------------------------------------------------------
+@LESSON.check(
+    "4.4",
+    "through nginx the page connects with websocket only and shows the worker's progress",
+    points=2,
+    browser=True,
+    hint=(
+        'In static/app.js, connectionOptions() returns { transports: ["websocket"] } for the '
+        "Manager."
+    ),
+)
+def page_uses_websocket_only(ctx):
+    from .browser_expect import expect_text
+
+    page = ctx.browser().new_page()
+    engine_requests: list[str] = []
+    # Playwright reports a websocket as a "websocket" event, polling as "request"s.
+    page.on("request", lambda r: "/socket.io/" in r.url and engine_requests.append(r.url))
+    page.on("websocket", lambda ws: engine_requests.append(ws.url))
+    page.goto(ctx.url + "/")
+    page.fill("#token", TOKENS["carol"])
+    page.click("#login-form button")
+    sent = f"open {ctx.url}/ (nginx, two instances) and sign in as carol"
+    deadline = time.monotonic() + settings.BROWSER_TIMEOUT
+    while time.monotonic() < deadline and not engine_requests:
+        page.wait_for_timeout(50)
+    polling = [url for url in engine_requests if "transport=polling" in url]
+    if not engine_requests or polling:
+        raise CheckFailed(
+            "the page did not connect with websocket only",
+            sent=sent,
+            expected="its first and only Engine.IO request: /socket.io/?...transport=websocket",
+            received=f"requests: {engine_requests[:4] or 'none'}",
+        )
+    expect_text(page, "#status", "connected", sent=sent)
+    expect_text(page, "#transport", "websocket", sent=sent)
+    page.click("#start-report")
+    sent += ' and click "Build a report"'
+    expect_text(page, "#report-percent", "100%", sent=sent, timeout=REPORT_TIMEOUT)
+    expect_text(page, "#report-state", "done", sent=sent)

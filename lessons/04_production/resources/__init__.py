@@ -1,0 +1,1 @@
+"""HTTP and Socket.IO resources of the app; the namespaces live in resources/socket/."""

@@ -1,0 +1,21 @@
+"""The /notifications namespace: announcements, multiplexed over the chat's connection."""
+
+import os
+
+from flask import current_app, request
+
+from .base import BaseSocket
+
+
+class NotificationsNamespace(BaseSocket):
+    def joined(self, user: str, online: int) -> None:
+        # self.namespace is the same for every client: this one object serves them all.
+        served_by = current_app.config["INSTANCE_NAME"] or f"pid {os.getpid()}"
+        welcome = {
+            "namespace": self.namespace,
+            "user": user,
+            "sid": request.sid,
+            "served_by": served_by,  # which instance behind the load balancer
+            "pid": os.getpid(),
+        }
+        self.emit("welcome", welcome, room=request.sid)

@@ -1,0 +1,53 @@
+"""Checks on what clients send. A bad payload is answered with an error, never a crash."""
+
+from flask import current_app
+
+
+class BadPayload(ValueError):
+    """The message is for the client: what was wrong with what it sent."""
+
+
+def chat_text(data) -> str:
+    """The text of a send_message payload {"text": str}, stripped."""
+    limit = current_app.config["MAX_MESSAGE_LENGTH"]
+    # Raise BadPayload for a non-dict, a missing or non-string "text", or a text that is
+    # empty or longer than `limit` once stripped; return the stripped text otherwise.
+    if not isinstance(data, dict):
+        raise BadPayload(f'expected an object {{"text": str}}, got {type(data).__name__}')
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise BadPayload('"text" is missing or is not a string')
+    text = text.strip()
+    if not text or len(text) > limit:
+        raise BadPayload(f'"text" must be 1 to {limit} characters, got {len(text)}')
+    return text
+
+
+def history_limit(data) -> int:
+    """How many past messages get_history should return: {"limit": int} or nothing."""
+    most = current_app.config["HISTORY_LIMIT"]
+    if data is None:
+        return most
+    limit = data.get("limit", most) if isinstance(data, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= most:
+        raise BadPayload(f'"limit" must be a whole number from 1 to {most}')
+    return limit
+
+
+def report_title(data) -> str:
+    """The title of a start_report payload {"title": str}, or a default."""
+    if data is None:
+        return "Chat activity"
+    title = data.get("title", "Chat activity") if isinstance(data, dict) else None
+    limit = current_app.config["MAX_TITLE_LENGTH"]
+    if not isinstance(title, str) or not title.strip() or len(title.strip()) > limit:
+        raise BadPayload(f'"title" must be text of 1 to {limit} characters')
+    return title.strip()
+
+
+def report_id(data) -> str:
+    """The report a watch payload {"report_id": str} names."""
+    wanted = data.get("report_id") if isinstance(data, dict) else None
+    if not isinstance(wanted, str) or not 1 <= len(wanted) <= 36:
+        raise BadPayload('expected {"report_id": "<the id start_report returned>"}')
+    return wanted

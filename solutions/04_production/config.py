@@ -1,0 +1,129 @@
+"""Configuration classes. Everything a deployment changes comes from the environment.
+
+APP_CONFIG=production selects ProductionConfig, which has no defaults for secrets: the app
+refuses to start without them (see production_problems) instead of running with a known key.
+"""
+
+import os
+
+from sqlalchemy.pool import QueuePool
+
+
+def _list_from_env(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _tokens_from_env(default: str) -> dict[str, str]:
+    """CHAT_TOKENS="token:user,token:user" -> {token: user}."""
+    pairs = _list_from_env("CHAT_TOKENS", default)
+    return dict(pair.split(":", 1) for pair in pairs if ":" in pair)
+
+
+DEV_SECRET = "dev-only-not-a-secret"
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+    PORT = int(os.environ.get("PORT", "5000"))
+
+    # A relative SQLite path lands in the app's instance/ folder (git-ignored).
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///chat.sqlite3")
+    # A real QueuePool even for SQLite, so a leaked session really exhausts it.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "poolclass": QueuePool,
+        "pool_size": 5,
+        "max_overflow": 10,
+        "pool_timeout": float(os.environ.get("DB_POOL_TIMEOUT", "30")),
+        # Socket.IO handlers run in many threads; the pool hands a connection to any of them.
+        "connect_args": {"check_same_thread": False},
+    }
+
+    # An explicit list of the pages allowed to connect: never "*" and never [].
+    CORS_ALLOWED_ORIGINS = _list_from_env(
+        "CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{PORT},http://localhost:{PORT}"
+    )
+    CHAT_TOKENS = _tokens_from_env("alice-dev-token:alice,bob-dev-token:bob")
+    PING_INTERVAL = float(os.environ.get("PING_INTERVAL", "25"))
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    INSTANCE_NAME = os.environ.get("INSTANCE_NAME", "")  # which server answered, behind nginx
+
+    # One Redis carries both the Socket.IO message queue and Celery's task queue.
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    CELERY = {
+        "broker_url": REDIS_URL,
+        "task_ignore_result": True,  # a report's state lives in the database (models.Report)
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # a worker waits out a Redis restart
+        # With acks_late off (the default) a running task is never cancelled: say so out loud.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "broker_transport_options": {"socket_timeout": 5, "socket_connect_timeout": 2},
+    }
+    # How long building a report takes: REPORT_STEPS steps of REPORT_STEP_SECONDS each.
+    REPORT_STEPS = int(os.environ.get("REPORT_STEPS", "10"))
+    REPORT_STEP_SECONDS = float(os.environ.get("REPORT_STEP_SECONDS", "0.8"))
+    # How long the worker waits for Redis to come back before it gives up on an event.
+    QUEUE_RETRY_SECONDS = float(os.environ.get("QUEUE_RETRY_SECONDS", "20"))
+
+    HISTORY_LIMIT = 50
+    MAX_MESSAGE_LENGTH = 500
+    MAX_TITLE_LENGTH = 80
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False  # the reloader would start the app twice; restart it yourself
+
+
+class ProductionConfig(Config):
+    """What a deployment must set: SECRET_KEY, CORS_ALLOWED_ORIGINS, REDIS_URL, DATABASE_URL."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")  # no default: a missing key is refused
+    CORS_ALLOWED_ORIGINS = _list_from_env("CORS_ALLOWED_ORIGINS", "")
+    REQUIRED_ENVIRONMENT = ("SECRET_KEY", "CORS_ALLOWED_ORIGINS", "REDIS_URL", "DATABASE_URL")
+    DEV_SECRET = DEV_SECRET
+    MIN_SECRET_LENGTH = 16
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    CHAT_TOKENS = {"test-token": "tester"}
+
+
+CONFIGS = {"development": DevelopmentConfig, "production": ProductionConfig}
+
+
+def config_from_env() -> type:
+    """The class APP_CONFIG names (development when unset)."""
+    name = os.environ.get("APP_CONFIG", "development")
+    if name not in CONFIGS:
+        raise SystemExit(f"APP_CONFIG must be one of {sorted(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]
+
+
+def production_problems(config, environ=os.environ) -> list[str]:
+    """Why this production config must not start: one sentence per problem, [] when it may.
+
+    Checked: every name in REQUIRED_ENVIRONMENT is set in ``environ``; SECRET_KEY is at least
+    MIN_SECRET_LENGTH characters and not the development default; CORS_ALLOWED_ORIGINS lists
+    origins and none of them is "*".
+    """
+    # Exercise 4.2: say why a production config must not start.
+    ### BEGIN SOLUTION
+    problems = [
+        f"{name} is not set in the environment"
+        for name in config["REQUIRED_ENVIRONMENT"]
+        if not environ.get(name, "").strip()
+    ]
+    secret = config["SECRET_KEY"]
+    if secret and (secret == config["DEV_SECRET"] or len(secret) < config["MIN_SECRET_LENGTH"]):
+        problems.append(
+            f"SECRET_KEY must be a random secret of at least {config['MIN_SECRET_LENGTH']} "
+            "characters, not the development default"
+        )
+    if "*" in config["CORS_ALLOWED_ORIGINS"]:
+        problems.append(
+            'CORS_ALLOWED_ORIGINS must not be "*": any web site could then connect with your '
+            "users' cookies; list your own origins, e.g. https://chat.example.com"
+        )
+    return problems
+    ### END SOLUTION

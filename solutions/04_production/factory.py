@@ -1,0 +1,106 @@
+"""The app factory: build a configured app and bind the extensions to it."""
+
+import logging
+
+from celery_app import celery_init_app
+from config import DevelopmentConfig, production_problems
+from extensions import db, socketio
+from flask import Flask
+from resources.socket import register_namespaces
+from routes import api, pages
+
+log = logging.getLogger(__name__)
+
+
+class RefusedToStart(RuntimeError):
+    """The configuration is not safe to serve; the message says what to set.
+
+    An exception, not SystemExit: gunicorn then stops with "Worker failed to boot" instead
+    of starting the worker again and again.
+    """
+
+
+def checked_origins(origins) -> list[str]:
+    """Refuse to start with "*" (any site may connect) or [] (checking turned off)."""
+    if not isinstance(origins, list | tuple) or not origins or "*" in origins:
+        raise ValueError(
+            f"CORS_ALLOWED_ORIGINS must list the allowed origins explicitly, got {origins!r}"
+        )
+    return list(origins)
+
+
+def socket_is_patched() -> bool:
+    """Has gevent's monkey.patch_all() replaced the socket module in this process?"""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("socket")
+
+
+def async_mode_for() -> str:
+    """The Socket.IO async_mode of this process.
+
+    "gevent" where gevent has patched the standard library: under gunicorn's gevent workers
+    (they patch before they import the app) or after run_gevent.py's monkey.patch_all().
+    "threading" everywhere else, e.g. in the Celery worker, which only publishes to Redis.
+    """
+    # Exercise 4.1: choose gevent in a patched process, threading otherwise.
+    ### BEGIN SOLUTION
+    return "gevent" if socket_is_patched() else "threading"
+    ### END SOLUTION
+
+
+def configure_logging(app: Flask) -> None:
+    """One line per record on stderr, which gunicorn, systemd and docker all collect."""
+    level = app.config["LOG_LEVEL"]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+
+
+def refuse_unsafe_config(app: Flask) -> None:
+    if not app.config.get("REQUIRED_ENVIRONMENT"):
+        return  # not a production config
+    try:
+        problems = production_problems(app.config)
+    except NotImplementedError as missing:  # the starter still boots, unchecked
+        log.warning("%s", missing)
+        return
+    if problems:
+        reasons = "\n".join(f"  - {problem}" for problem in problems)
+        log.critical("refusing to start in production config:\n%s", reasons)
+        raise RefusedToStart(f"Refusing to start in production config:\n{reasons}")
+
+
+def create_app(config_class: type = DevelopmentConfig) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object(config_class)
+    configure_logging(app)
+    refuse_unsafe_config(app)
+
+    try:
+        async_mode = async_mode_for()
+    except NotImplementedError as missing:  # the starter still boots, on threads
+        log.warning("%s", missing)
+        async_mode = "threading"
+    db.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=async_mode,  # explicit: auto-detection would pick gevent when installed
+        cors_allowed_origins=checked_origins(app.config["CORS_ALLOWED_ORIGINS"]),
+        ping_interval=app.config["PING_INTERVAL"],
+        # One client's events run one after another, so its DB session (one per connection,
+        # see extensions.session_scope) is never used by two threads at once.
+        async_handlers=False,
+        # Every web process subscribes to this Redis channel; a worker publishes to it.
+        message_queue=app.config["REDIS_URL"],
+    )
+    celery_init_app(app)
+    register_namespaces(socketio)
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+
+    with app.app_context():
+        db.create_all()
+    log.info("app ready: async_mode=%s, config=%s", async_mode, config_class.__name__)
+    return app

@@ -1,0 +1,70 @@
+"""gunicorn's settings for this app; gunicorn reads ./gunicorn.conf.py by itself.
+
+`gunicorn wsgi:app` in this folder. Options on the command line win over this file.
+"""
+
+import os
+import resource
+import signal
+
+# ONE worker per instance: Engine.IO keeps a client's session in the process that opened it,
+# so a second worker would get polling requests for sessions it never saw ("Invalid session").
+# Scale out with more instances behind nginx instead (deploy/nginx/socketio.conf).
+workers = 1
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+
+
+def default_worker_class() -> str:
+    """gevent-websocket's worker when it is installed, else gunicorn's plain gevent worker.
+
+    engine.io uses gevent-websocket whenever it can import it, and then only its worker
+    serves websocket. Without it, `-k gevent` serves websocket through simple-websocket.
+    """
+    try:
+        import geventwebsocket  # noqa: F401
+    except ImportError:
+        return "gevent"
+    return "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+
+
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or default_worker_class()
+
+# A gevent worker serves at most worker_connections clients at once, 1000 by default: the
+# 1001st client waits, silently, until someone leaves. Every client holds one connection.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+
+# Each connection is a file descriptor, and `ulimit -n` is often 1024: raise the soft limit
+# to cover worker_connections (plus files and Redis), up to the hard limit.
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+wanted = worker_connections + 256
+if soft != resource.RLIM_INFINITY and soft < wanted:
+    ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+
+# On SIGTERM: stop accepting, tell every Socket.IO client to go (they reconnect, through
+# nginx, to another instance), then wait at most this long for requests in flight.
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "10"))
+timeout = 30  # a worker that does not report in for this long is restarted
+accesslog = "-" if os.environ.get("ACCESS_LOG") else None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+control_socket_disable = True  # gunicorn 27's ~/.gunicorn socket: not needed, and shared
+
+
+def post_worker_init(worker):
+    """Close every Socket.IO connection when the worker is told to stop (graceful shutdown).
+
+    Without this a websocket stays open until graceful_timeout runs out, and its client only
+    notices when the connection is cut.
+    """
+    stop_accepting = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        import gevent
+        from extensions import socketio
+
+        worker.log.info("disconnecting every Socket.IO client before exit")
+        gevent.spawn(socketio.server.eio.disconnect)
+        stop_accepting(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)
