@@ -10,14 +10,15 @@ LESSON ?=
 SOLUTION ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint check lessons notebooks bench clean
+.PHONY: help setup run test lint check lessons notebooks bench clean venv-simple-websocket run-simple-websocket
 
 help:
 	@sed -n '2,4p' Makefile | sed 's/^# *//'
 	@echo "  make check LESSON=01 [SOLUTION=1]   grade a stage"
 	@echo "  make lessons                        regenerate lessons/ from solutions/"
 	@echo "  make notebooks                      nbgrader generate_assignment for every lesson"
-	@echo "  make bench                          run the benchmarks under bench/"
+	@echo "  make bench                          run the benchmarks under bench/ (BENCH_ARGS=--quick)"
+	@echo "  make run-simple-websocket           lesson 04 on gunicorn -k gevent + simple-websocket"
 
 $(STAMPS)/python: pyproject.toml requirements.lock
 	@mkdir -p $(STAMPS)
@@ -62,8 +63,16 @@ notebooks: $(STAMPS)/python
 	@$(PY) -m autograder.make_notebooks
 	@cd notebooks && for d in source/*/; do ../$(PY) -m nbgrader generate_assignment "$$(basename $$d)" --force; done
 
-bench: setup
-	@$(PY) bench/run_all.py
+BENCH_ARGS ?=
+bench: setup venv-simple-websocket
+	@$(PY) bench/run_all.py $(BENCH_ARGS)
+
+# Lesson 04's maintained alternative needs a venv WITHOUT gevent-websocket (.venv-simple-websocket).
+venv-simple-websocket: $(STAMPS)/python
+	@$(PY) -m autograder.checks.lesson04_simple_websocket --solution --venv-only
+
+run-simple-websocket: setup
+	@$(PY) -m autograder.checks.lesson04_simple_websocket $(if $(SOLUTION),--solution)
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules notebooks/release notebooks/autograded notebooks/submitted notebooks/feedback notebooks/gradebook.db

@@ -8,6 +8,8 @@ with its two placeholders filled in, in the foreground, with every path under th
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from .harness import Harness, ManagedProcess, StartError, free_port, http_ok, wait_until
@@ -116,3 +118,43 @@ def start_nginx(
     url = f"http://127.0.0.1:{port}"
     wait_until(http_ok(url + READY_PATH), process, f"answer on {url}")
     return url, process
+
+
+def simple_websocket_venv(requirements: Path, out=None) -> Path:
+    """The bin/ of .venv-simple-websocket, made (or brought up to date) from ``requirements``.
+
+    Its own virtualenv because engine.io uses gevent-websocket whenever it can import it, and
+    then `gunicorn -k gevent` loses websocket. `make venv-simple-websocket` runs this too.
+    """
+    venv_bin = SIMPLE_WEBSOCKET_VENV / "bin"
+    stamp = SIMPLE_WEBSOCKET_VENV / ".installed"
+    sources = [requirements, COURSE_ROOT / "requirements.lock"]
+    if stamp.is_file() and all(s.stat().st_mtime <= stamp.stat().st_mtime for s in sources):
+        return venv_bin
+    print(
+        f"==> {SIMPLE_WEBSOCKET_VENV.name}: gevent + simple-websocket, no gevent-websocket",
+        file=out,
+        flush=True,
+    )
+    steps = [
+        [sys.executable, "-m", "venv", str(SIMPLE_WEBSOCKET_VENV)],
+        [str(venv_bin / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        + ["-c", str(COURSE_ROOT / "requirements.lock"), "-r", str(requirements)],
+    ]
+    for step in steps[(venv_bin / "python").exists() :]:
+        # Captured: this machine's pip config names mirrors that do not exist (warnings only).
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise StartError(f"could not make {SIMPLE_WEBSOCKET_VENV}: {error}") from error
+        if done.returncode != 0:
+            raise StartError(
+                f"could not make {SIMPLE_WEBSOCKET_VENV} ({' '.join(step)}):\n{done.stderr[-2000:]}"
+            )
+    has_gevent_websocket = subprocess.run(
+        [str(venv_bin / "python"), "-c", "import geventwebsocket"], capture_output=True
+    )
+    if has_gevent_websocket.returncode == 0:
+        raise StartError(f"{SIMPLE_WEBSOCKET_VENV} has gevent-websocket: remove the folder.")
+    stamp.touch()
+    return venv_bin
