@@ -1,0 +1,80 @@
+"""Lesson 04 in real Chromium through nginx: two pages on two gunicorn instances chat with each
+other over websocket only, and one page follows a report that the Celery worker builds."""
+
+import os
+
+import pytest
+
+from autograder.browser import CHROMIUM_ARGS, INSTALL_ADVICE, find_chromium
+from autograder.checks.lesson04 import TOKENS, start
+from autograder.harness import Harness
+from autograder.paths import SOLUTIONS
+from autograder.production import find_nginx
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 15_000
+PAGES = 4  # nginx takes turns, so some of them land on each instance
+
+
+@pytest.fixture
+def chromium():
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests. {INSTALL_ADVICE}")
+        pytest.skip(INSTALL_ADVICE)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def app():
+    if find_nginx() is None:
+        pytest.skip("nginx is not installed")
+    with Harness() as harness:
+        yield start(harness, SOLUTIONS / "04_production")
+
+
+def signed_in(page, url: str, user: str):
+    from playwright.sync_api import expect
+
+    page.goto(url + "/")
+    page.fill("#token", TOKENS[user])
+    page.click("#login-form button")
+    expect(page.locator("#status")).to_have_text("connected", timeout=TIMEOUT_MS)
+    expect(page.locator("#transport")).to_have_text("websocket")
+    expect(page.locator("#instance")).not_to_have_text("—", timeout=TIMEOUT_MS)
+    return page
+
+
+def test_pages_on_two_instances_chat_and_follow_a_report(chromium, app):
+    from playwright.sync_api import expect
+
+    errors = []
+    pages = []
+    for _ in range(PAGES):
+        page = chromium.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        pages.append(signed_in(page, app.url, "alice"))
+    by_instance = {page.text_content("#instance"): page for page in pages}
+    assert len(by_instance) == 2, f"every page landed on {list(by_instance)}"
+    first, second = by_instance.values()
+
+    first.fill("#text", "hello from the other instance")
+    first.click("#chat-form button")
+    expect(second.locator("#messages li").last).to_contain_text(
+        "hello from the other instance", timeout=TIMEOUT_MS
+    )
+
+    second.click("#start-report")
+    expect(second.locator("#report-progress")).to_have_js_property("value", 100, timeout=TIMEOUT_MS)
+    expect(second.locator("#report-state")).to_have_text("done")
+    worker_pid = str(app.extra["worker"].pid)
+    expect(second.locator("#report-result")).to_contain_text(f"worker pid {worker_pid}")
+    assert not errors, errors
