@@ -225,7 +225,7 @@ def grade(
         first_seen: dict[tuple, int] = {}
         for position, check in enumerate(checks, start=1):
             ctx.ensure_app(out)
-            result = run_check(ctx, check, stage_name, time_limit)
+            result = run_check(ctx, check, stage_name, time_limit * check.time_scale)
             report.results.append(result)
             same_as = None
             if result.status != PASS:

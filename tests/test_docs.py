@@ -72,3 +72,15 @@ def test_readme_gives_the_two_commands():
 
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (COURSE_ROOT / ".ci" / "run").read_text()
+
+
+def test_browser_tests_share_one_playwright():
+    """pytest-playwright keeps one sync Playwright running for the session; a test that starts
+    its own fails with "Sync API inside the asyncio loop" whenever it runs after another."""
+    tests = COURSE_ROOT / "tests"
+    offenders = [
+        relative_name(path)
+        for path in tests.rglob("*.py")
+        if "sync_playwright" + "(" in path.read_text() and path.name != "conftest.py"
+    ]
+    assert not offenders, f"use the `browser` fixture from tests/conftest.py in: {offenders}"

@@ -42,6 +42,9 @@ class Check:
     run: Callable[[Any], None]
     hint: str
     browser: bool = False
+    # A check that does much more work than the others (200 connections) gets a multiple of
+    # the run's time limit rather than its own absolute number.
+    time_scale: float = 1.0
 
     @property
     def id(self) -> str:
@@ -61,13 +64,19 @@ class Lesson:
     serve: Callable[[Any, Any], Any] | None = None
 
     def check(
-        self, exercise: str, title: str, points: int = 1, hint: str = "", browser: bool = False
+        self,
+        exercise: str,
+        title: str,
+        points: int = 1,
+        hint: str = "",
+        browser: bool = False,
+        time_scale: float = 1.0,
     ):
         if exercise not in self.exercises:
             raise ValueError(f"unknown exercise {exercise} in lesson {self.number}")
 
         def register(function):
-            self.checks.append(Check(exercise, title, points, function, hint, browser))
+            self.checks.append(Check(exercise, title, points, function, hint, browser, time_scale))
             return function
 
         return register

@@ -218,6 +218,7 @@ def _pool_error_in(app: RunningApp) -> str | None:
     "2.2",
     f"{POOL_CYCLES} connect/disconnect cycles do not exhaust the DB pool",
     points=3,
+    time_scale=3.0,
     hint="At the end of BaseSocket.on_disconnect call db.session.remove(): this connection's "
     "session ends there, and its pooled DB connection goes back.",
 )

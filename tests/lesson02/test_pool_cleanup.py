@@ -24,7 +24,7 @@ def without_cleanup(stage):
 
 def test_pool_check_passes_with_the_cleanup(stage_copy):
     result = grade_pool_check(stage_copy("02"))
-    assert result.status == "PASS", result
+    assert result.status == "PASS", (result.summary, result.received)
 
 
 def test_pool_check_fails_without_the_cleanup(stage_copy):
@@ -43,4 +43,4 @@ def test_per_event_sessions_need_no_cleanup(stage_copy):
     assert PER_CONNECTION_SCOPE in text
     extensions.write_text(text.replace(PER_CONNECTION_SCOPE, ""))
     result = grade_pool_check(stage)
-    assert result.status == "PASS", result
+    assert result.status == "PASS", (result.summary, result.received)

@@ -1,34 +1,16 @@
 """Lesson 03 in real Chromium: start a report, watch the bar reach 100 % and the result; a page
-reloaded mid-report resyncs from the server and still ends with the result."""
+reloaded mid-report resyncs from the server and still ends with the result.
 
-import os
+`browser` is pytest-playwright's fixture, set up for Debian's Chromium in tests/conftest.py."""
 
 import pytest
 
-from autograder.browser import CHROMIUM_ARGS, INSTALL_ADVICE, find_chromium
 from autograder.checks.lesson03 import TOKENS, start
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def chromium():
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests. {INSTALL_ADVICE}")
-        pytest.skip(INSTALL_ADVICE)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -47,10 +29,10 @@ def signed_in(page, url: str, user: str):
     return page
 
 
-def test_the_progress_bar_reaches_100_and_shows_the_result(chromium, app):
+def test_the_progress_bar_reaches_100_and_shows_the_result(browser, app):
     from playwright.sync_api import expect
 
-    page = signed_in(chromium.new_page(), app.url, "alice")
+    page = signed_in(browser.new_page(), app.url, "alice")
     page.fill("#report-title", "Weekly chat")
     page.click("#start-report")
     expect(page.locator("#report-state")).to_have_text("running", timeout=TIMEOUT_MS)
@@ -65,10 +47,10 @@ def test_the_progress_bar_reaches_100_and_shows_the_result(chromium, app):
     assert page.locator("#error").text_content() == ""
 
 
-def test_a_page_reloaded_mid_report_resyncs_and_ends_with_the_result(chromium, app):
+def test_a_page_reloaded_mid_report_resyncs_and_ends_with_the_result(browser, app):
     from playwright.sync_api import expect
 
-    page = signed_in(chromium.new_page(), app.url, "bob")
+    page = signed_in(browser.new_page(), app.url, "bob")
     page.click("#start-report")
     expect(page.locator("#report-state")).to_have_text("running", timeout=TIMEOUT_MS)
     page.reload()  # every event sent while the page reloads is lost; the state is not
