@@ -1,11 +1,10 @@
 """Lesson 04 in real Chromium through nginx: two pages on two gunicorn instances chat with each
-other over websocket only, and one page follows a report that the Celery worker builds."""
+other over websocket only, and one page follows a report that the Celery worker builds.
 
-import os
+`browser` is pytest-playwright's fixture, set up for Debian's Chromium in tests/conftest.py."""
 
 import pytest
 
-from autograder.browser import CHROMIUM_ARGS, INSTALL_ADVICE, find_chromium
 from autograder.checks.lesson04 import TOKENS, start
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
@@ -14,23 +13,6 @@ from autograder.production import find_nginx
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
 PAGES = 4  # nginx takes turns, so some of them land on each instance
-
-
-@pytest.fixture
-def chromium():
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests. {INSTALL_ADVICE}")
-        pytest.skip(INSTALL_ADVICE)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -53,15 +35,22 @@ def signed_in(page, url: str, user: str):
     return page
 
 
-def test_pages_on_two_instances_chat_and_follow_a_report(chromium, app):
+@pytest.fixture
+def pages(browser):
+    """PAGES fresh pages, closed afterwards (the browser lives for the whole session)."""
+    opened = [browser.new_page() for _ in range(PAGES)]
+    yield opened
+    for page in opened:
+        page.context.close()
+
+
+def test_pages_on_two_instances_chat_and_follow_a_report(pages, app):
     from playwright.sync_api import expect
 
     errors = []
-    pages = []
-    for _ in range(PAGES):
-        page = chromium.new_page()
+    for page in pages:
         page.on("pageerror", lambda error: errors.append(str(error)))
-        pages.append(signed_in(page, app.url, "alice"))
+        signed_in(page, app.url, "alice")
     by_instance = {page.text_content("#instance"): page for page in pages}
     assert len(by_instance) == 2, f"every page landed on {list(by_instance)}"
     first, second = by_instance.values()

@@ -42,7 +42,7 @@ def instances_reached(url: str, transports: list[str]) -> tuple[set, list[str]]:
             name=f"client {number}",
         )
         try:
-            probe.connect(timeout=5)
+            probe.connect(timeout=2)
             pids.add(probe.expect("welcome", namespace=NOTIFICATIONS)["pid"])
             probe.call("send_message", {"text": f"polling {number}"}, namespace=CHAT)
         except AssertionError as error:
