@@ -130,7 +130,8 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
         "%xmode Minimal\n"
         "# Make the folders the cells below write into.\n"
         "from pathlib import Path\n\n"
-        f"for folder in {folders!r}:\n"
+        "FOLDERS = [\n" + "".join(f'    "{folder}",\n' for folder in folders) + "]\n"
+        "for folder in FOLDERS:\n"
         "    Path(folder).mkdir(parents=True, exist_ok=True)"
     )
     cells = [
