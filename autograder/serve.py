@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
+from .apps import RunningApp
 from .checks import load_lesson
 from .harness import Harness, StartError
 from .paths import LESSONS, SOLUTIONS, stage_dir_name
@@ -36,31 +38,19 @@ def follow_logs(harness: Harness, poll: float = 0.3) -> None:
         time.sleep(poll)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("lesson", nargs="?", help="lesson number (default: the newest)")
-    parser.add_argument("--solution", action="store_true", help="run the reference app")
-    args = parser.parse_args(argv)
-
-    number = (args.lesson or newest_stage()).zfill(2)
-    stage_dir = (SOLUTIONS if args.solution else LESSONS) / stage_dir_name(number)
-    lesson = load_lesson(number)
-    print(f"Starting {stage_dir.relative_to(stage_dir.parents[1])} ...", flush=True)
+def serve_until_interrupted(start: Callable[[Harness], RunningApp], note: str = "") -> int:
+    """Start a stack, say what runs and where, show its output; Ctrl-C stops all of it."""
     with Harness() as harness:
         try:
-            # A lesson may start differently for people than for the grader (e.g. reuse REDIS_URL).
-            start = getattr(lesson, "serve", None) or lesson.start
-            app = start(harness, stage_dir)
+            app = start(harness)
         except StartError as error:
             print(f"The app did not start:\n{error}", file=sys.stderr)
             return 1
         for process in harness.processes:
             print(f"  started {process.name} (pid {process.pid}), log: {process.log_path}")
         print(f"\n  Open {app.url}/ in your browser. Ctrl-C stops everything.\n", flush=True)
-        if not args.solution:
-            print("  (This is your copy in lessons/. `make run SOLUTION=1` runs the reference.)")
+        if note:
+            print(f"  {note}")
         try:
             follow_logs(harness)
         except KeyboardInterrupt:
@@ -73,6 +63,28 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("lesson", nargs="?", help="lesson number (default: the newest)")
+    parser.add_argument("--solution", action="store_true", help="run the reference app")
+    args = parser.parse_args(argv)
+
+    number = (args.lesson or newest_stage()).zfill(2)
+    stage_dir = (SOLUTIONS if args.solution else LESSONS) / stage_dir_name(number)
+    lesson = load_lesson(number)
+    print(f"Starting {stage_dir.relative_to(stage_dir.parents[1])} ...", flush=True)
+    # A lesson may start differently for people than for the grader (e.g. reuse REDIS_URL).
+    start = getattr(lesson, "serve", None) or lesson.start
+    note = (
+        ""
+        if args.solution
+        else ("(This is your copy in lessons/. `make run SOLUTION=1` runs the reference.)")
+    )
+    return serve_until_interrupted(lambda harness: start(harness, stage_dir), note)
 
 
 if __name__ == "__main__":

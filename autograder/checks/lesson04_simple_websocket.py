@@ -36,7 +36,7 @@ def start_simple_websocket(harness: Harness, stage_dir: Path, redis) -> RunningA
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..serve import follow_logs
+    from ..serve import serve_until_interrupted
 
     parser = argparse.ArgumentParser(prog="make run-simple-websocket", description=__doc__)
     parser.add_argument("--solution", action="store_true", help="run the reference app")
@@ -50,21 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return 1
         return 0
-    with Harness() as harness:
-        try:
-            app = start_simple_websocket(harness, stage_dir, redis_for_run(harness))
-        except StartError as error:
-            print(f"The app did not start:\n{error}", file=sys.stderr)
-            return 1
-        for process in harness.processes:
-            print(f"  started {process.name} (pid {process.pid}), log: {process.log_path}")
-        print(f"\n  Open {app.url}/ in your browser. Ctrl-C stops everything.\n", flush=True)
-        try:
-            follow_logs(harness)
-        except KeyboardInterrupt:
-            print("\nStopping ...", flush=True)
-            return 0
-        return 1
+    return serve_until_interrupted(
+        lambda harness: start_simple_websocket(harness, stage_dir, redis_for_run(harness))
+    )
 
 
 if __name__ == "__main__":
