@@ -46,10 +46,6 @@ class Report:
     def passed(self) -> bool:
         return bool(self.results) and all(r.status == PASS for r in self.results)
 
-    def exercise_passed(self, exercise: str) -> bool:
-        mine = [r for r in self.results if r.exercise == exercise]
-        return bool(mine) and all(r.status == PASS for r in mine)
-
     def to_json(self) -> dict:
         return {
             "lesson": self.lesson,

@@ -122,7 +122,7 @@ def add_browser_problems(error: CheckFailed, problems: list[str]) -> None:
         error.received = f"{error.received}\nThe browser reported:\n{shown}"
 
 
-def lesson_hint(lesson: Lesson, check: Check, stage_name: str) -> str:
+def lesson_hint(check: Check, stage_name: str) -> str:
     section = f'lessons/{stage_name}/README.md, section "Exercise {check.exercise}"'
     return f"{check.hint} (read {section})" if check.hint else f"Read {section}."
 
@@ -138,7 +138,7 @@ def run_check(
         check.points,
         PASS,
         0.0,
-        hint=lesson_hint(ctx.lesson, check, stage_name),
+        hint=lesson_hint(check, stage_name),
     )
     outcome: dict = {}
 
