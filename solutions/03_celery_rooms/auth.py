@@ -12,6 +12,8 @@ def user_for(auth) -> str:
     The refusal's message reaches the client (connect_error in the browser), so it says
     what is wrong without saying which tokens exist.
     """
+    # Exercise 2.1: refuse a missing or unknown token with a message; return the user's name.
+    ### BEGIN SOLUTION
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         raise ConnectionRefusedError("authentication required: send {token} in auth")
@@ -19,3 +21,4 @@ def user_for(auth) -> str:
         if hmac.compare_digest(known.encode(), token.encode()):
             return user
     raise ConnectionRefusedError("invalid token")
+    ### END SOLUTION

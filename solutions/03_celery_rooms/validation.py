@@ -12,6 +12,8 @@ def chat_text(data) -> str:
     limit = current_app.config["MAX_MESSAGE_LENGTH"]
     # Raise BadPayload for a non-dict, a missing or non-string "text", or a text that is
     # empty or longer than `limit` once stripped; return the stripped text otherwise.
+    # Exercise 2.5: reject malformed send_message payloads with a clear error.
+    ### BEGIN SOLUTION
     if not isinstance(data, dict):
         raise BadPayload(f'expected an object {{"text": str}}, got {type(data).__name__}')
     text = data.get("text")
@@ -21,6 +23,7 @@ def chat_text(data) -> str:
     if not text or len(text) > limit:
         raise BadPayload(f'"text" must be 1 to {limit} characters, got {len(text)}')
     return text
+    ### END SOLUTION
 
 
 def history_limit(data) -> int:

@@ -11,8 +11,11 @@ def celery_init_app(app: Flask) -> Celery:
         def __call__(self, *args, **kwargs):
             # Run the task body (self.run) inside `app`'s app context, so that db.session and
             # current_app work in the worker exactly as they do in a request.
+            # Exercise 3.2: run every task inside the Flask app context.
+            ### BEGIN SOLUTION
             with app.app_context():
                 return self.run(*args, **kwargs)
+            ### END SOLUTION
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object(app.config["CELERY"])

@@ -110,6 +110,8 @@ function signIn(token) {
   // When /chat connects, show "connected" in #status, ask for "get_history" with an
   // acknowledgement and show those messages; on "connect_error" show "refused" in #status
   // and the server's message (err.message) in #error.
+  // Exercise 2.7: show the history on join and the reason for a refusal.
+  // BEGIN SOLUTION
   chat.on("connect", async () => {
     $("status").textContent = "connected";
     try {
@@ -124,6 +126,7 @@ function signIn(token) {
     $("status").textContent = "refused";
     showError(err.message);
   });
+  // END SOLUTION
 
   chat.on("disconnect", () => {
     $("status").textContent = "disconnected";

@@ -22,6 +22,8 @@ function showReport(report) {
   // and `lastEventAt`, set #report-progress's value and #report-percent ("40%") from
   // report.percent, #report-state from report.state, and once it is "done" describe
   // report.result in #report-result (or its error once it has "failed").
+  // Exercise 3.5: show the report's progress and result on the page.
+  // BEGIN SOLUTION
   if (!report || report.report_id !== currentId) return;
   if (shown && isOlder(report, shown)) return;
   shown = report;
@@ -40,6 +42,7 @@ function showReport(report) {
   } else {
     $("report-result").textContent = "";
   }
+  // END SOLUTION
 }
 
 async function watchReport() {
@@ -118,6 +121,8 @@ function signIn(token) {
   // When /chat connects, show "connected" in #status, ask for "get_history" with an
   // acknowledgement and show those messages; on "connect_error" show "refused" in #status
   // and the server's message (err.message) in #error.
+  // Exercise 2.7: show the history on join and the reason for a refusal.
+  // BEGIN SOLUTION
   chat.on("connect", async () => {
     $("status").textContent = "connected";
     try {
@@ -132,6 +137,7 @@ function signIn(token) {
     $("status").textContent = "refused";
     showError(err.message);
   });
+  // END SOLUTION
 
   chat.on("disconnect", () => {
     $("status").textContent = "disconnected";
@@ -142,10 +148,13 @@ function signIn(token) {
   // The worker's "progress", "result" and "failed" events reach this page because the server
   // put this socket in the report's room. On every "connect" (the first and each reconnect),
   // call watchReport(): events sent while this page was away are gone, the state is not.
+  // Exercise 3.5: listen for the worker's events and resync on every connect.
+  // BEGIN SOLUTION
   reports.on("progress", showReport);
   reports.on("result", showReport);
   reports.on("failed", showReport);
   reports.on("connect", watchReport);
+  // END SOLUTION
   reports.on("error", ({ event, error }) => showError(`${event}: ${error}`));
   reports.on("connect", () => {
     $("start-report").disabled = false;

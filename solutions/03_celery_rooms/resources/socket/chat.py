@@ -20,23 +20,32 @@ class ChatNamespace(BaseSocket):
     def left(self, user: str, online: int) -> None:
         # Emit "notice" with {"text": "<user> left the chat", "user", "online"} on the
         # notifications namespace, the way joined() does.
+        # Exercise 2.6: tell everyone on the notifications namespace who left the chat.
+        ### BEGIN SOLUTION
         notice = {"text": f"{user} left the chat", "user": user, "online": online}
         self.emit("notice", notice, namespace=self.notifications)
+        ### END SOLUTION
 
     def on_send_message(self, data=None):
         text = chat_text(data)  # BadPayload becomes an error reply (reply_with_error)
         # Store a Message, emit "message" with message.to_dict() to every client in this
         # namespace, and acknowledge with {"ok": True, "id": message.id}.
+        # Exercise 2.3: store the message and broadcast it on /chat.
+        ### BEGIN SOLUTION
         message = Message(user=self.current_user(), text=text)
         db.session.add(message)
         db.session.commit()
         self.emit("message", message.to_dict())
         return {"ok": True, "id": message.id}
+        ### END SOLUTION
 
     def on_get_history(self, data=None):
         limit = history_limit(data)
         # messages: the last `limit` messages as dicts (to_dict()), oldest first.
+        # Exercise 2.4: read the chat history from the database.
+        ### BEGIN SOLUTION
         newest_first = select(Message).order_by(Message.id.desc()).limit(limit)
         messages = [m.to_dict() for m in reversed(db.session.scalars(newest_first).all())]
+        ### END SOLUTION
         db.session.commit()  # end the read transaction: the pooled connection goes back now
         return {"ok": True, "messages": messages}

@@ -31,7 +31,10 @@ class BaseSocket(Namespace):
         # This query begins a new transaction, which holds a pooled DB connection until the
         # session ends. Nothing after this line would end it but the next line.
         self.left(user, self.online_count())
+        # Exercise 2.2: end this connection's DB session so its pooled connection goes back.
+        ### BEGIN SOLUTION
         db.session.remove()
+        ### END SOLUTION
 
     def current_user(self) -> str:
         return self.get_session(request.sid).get("user", "?")

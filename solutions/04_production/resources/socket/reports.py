@@ -17,18 +17,23 @@ class ReportsNamespace(BaseSocket):
         # Store a Report(id=<a new uuid4 string>, user=<this client's user>, title=title) and
         # commit, join this client to report.room, then queue_report(report). Acknowledge
         # with {"ok": True, "report": report.to_dict()}.
+        # Exercise 3.1: record the report, join its room, then queue the task.
+        ### BEGIN SOLUTION
         report = Report(id=str(uuid.uuid4()), user=self.current_user(), title=title)
         db.session.add(report)
         db.session.commit()
         join_room(report.room)  # before the task is queued: no event can come too early
         queue_report(report)
         return {"ok": True, "report": report.to_dict()}
+        ### END SOLUTION
 
     def on_watch(self, data=None):
         wanted = report_id(data)
         # Look the report up; refuse (BadPayload) one that does not exist or belongs to someone
         # else, with the same message for both. Join its room, THEN read its state, and
         # acknowledge with {"ok": True, "report": report.to_dict()}.
+        # Exercise 3.4: authorize the watcher, join the room, answer with the current state.
+        ### BEGIN SOLUTION
         report = db.session.get(Report, wanted)
         if report is None or report.user != self.current_user():
             raise BadPayload("no such report of yours")
@@ -37,3 +42,4 @@ class ReportsNamespace(BaseSocket):
         state = report.to_dict()
         db.session.commit()  # end the read: the worker writes this row while we watch
         return {"ok": True, "report": state}
+        ### END SOLUTION
