@@ -5,28 +5,56 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+TOOLS := .venv-tools
+UV_VERSION := 0.13.9
+UV := $(TOOLS)/bin/uv
 STAMPS := .setup-stamps
 LESSON ?=
 SOLUTION ?=
+EX ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint check lessons notebooks bench clean venv-simple-websocket run-simple-websocket
+# The newest stage in lessons/, e.g. 04: what `make run` starts without LESSON=.
+NEWEST := $(firstword $(subst _, ,$(lastword $(sort $(notdir $(wildcard lessons/[0-9][0-9]_*))))))
+STAGE := $(or $(LESSON),$(NEWEST))
+# The pyproject.toml extras a stage's app needs (lesson 01 needs none).
+APP_EXTRAS_01 :=
+APP_EXTRAS_02 := lesson02
+APP_EXTRAS_03 := lesson03
+APP_EXTRAS_04 := lesson04 gevent-websocket
+APP_EXTRAS = $(APP_EXTRAS_$(STAGE))
+
+.PHONY: help setup run test test-fast lint check watch hint lessons notebooks lock bench clean \
+	venv-simple-websocket run-simple-websocket
 
 help:
 	@sed -n '2,4p' Makefile | sed 's/^# *//'
 	@echo "  make check LESSON=01 [SOLUTION=1]   grade a stage"
-	@echo "  make lessons                        regenerate lessons/ from solutions/"
-	@echo "  make notebooks                      nbgrader generate_assignment for every lesson"
+	@echo "  make watch LESSON=01                grade again on every save, exercise by exercise"
+	@echo "  make hint EX=1.3                    the next hint of an exercise"
+	@echo "  make test-fast                      the tests without nbgrader and the slow ones"
+	@echo "  make lessons                        regenerate lessons/ (and the exercise tables)"
+	@echo "  make notebooks                      regenerate the workbooks, then generate_assignment"
+	@echo "  make lock                           remake uv.lock after editing pyproject.toml"
 	@echo "  make bench                          run the benchmarks under bench/ (BENCH_ARGS=--quick)"
 	@echo "  make run-simple-websocket           lesson 04 on gunicorn -k gevent + simple-websocket"
 
-$(STAMPS)/python: pyproject.toml requirements.lock
+# uv, pinned, in a virtualenv of its own: it makes every other virtualenv from uv.lock.
+$(UV):
+	@echo "==> uv $(UV_VERSION) in $(TOOLS)"
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	@set -o pipefail; $(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  uv==$(UV_VERSION) 2>&1 | { grep -v '^WARNING: Location' || true; }  # this machine's pip config names missing mirrors
+
+# One stamp per set of extras: .venv gets what each target needs, and keeps what it had.
+$(STAMPS)/python-%: pyproject.toml uv.lock | $(UV)
 	@mkdir -p $(STAMPS)
-	@echo "==> Python virtualenv in $(VENV) (pinned by requirements.lock)"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e . 2>&1 \
-	  | { grep -v '^WARNING: Location' || true; }  # this machine's pip config names missing mirrors
+	@echo "==> $(VENV): the course$(if $(filter-out base,$*), with $(subst +, ,$*),) (uv.lock)"
+	@$(UV) sync --locked --inexact --quiet --python $(PYTHON) \
+	  $(foreach extra,$(filter-out base,$(subst +, ,$*)),--extra $(extra))
 	@touch $@
+
+stamp = $(STAMPS)/python-$(or $(subst $() ,+,$(strip $(1))),base)
 
 $(STAMPS)/npm: package.json package-lock.json
 	@mkdir -p $(STAMPS)
@@ -39,12 +67,12 @@ $(STAMPS)/system: tools/ensure-system-packages.sh
 	@if bash tools/ensure-system-packages.sh; then touch $@; \
 	  else echo "==> continuing without them: the checks that need them will say so"; fi
 
-setup: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/system
+setup: $(call stamp,dev) $(STAMPS)/npm $(STAMPS)/system
 
-run: setup
-	@$(PY) -m autograder.serve $(LESSON) $(if $(SOLUTION),--solution)
+run: $(call stamp,$(APP_EXTRAS)) $(STAMPS)/npm $(STAMPS)/system
+	@$(PY) -m autograder.serve $(STAGE) $(if $(SOLUTION),--solution)
 
-lint: $(STAMPS)/python
+lint: $(call stamp,dev)
 	@echo "==> ruff"
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check --quiet .
@@ -53,26 +81,41 @@ test: setup lint
 	@echo "==> pytest"
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-check: setup
-	@$(PY) -m autograder $(or $(LESSON),01) $(if $(SOLUTION),--solution)
+# Everyday work: everything but nbgrader's round trips and the load and deployment tests.
+test-fast: setup lint
+	@$(PY) -m pytest -m "not nbgrader and not slow" $(PYTEST_ARGS)
 
-lessons: $(STAMPS)/python
-	@$(PY) -m autograder.make_lessons
+check: $(call stamp,$(APP_EXTRAS) grader) $(STAMPS)/npm $(STAMPS)/system
+	@$(PY) -m autograder $(STAGE) $(if $(SOLUTION),--solution)
 
-notebooks: $(STAMPS)/python
-	@$(PY) -m autograder.make_notebooks
+watch: $(call stamp,$(APP_EXTRAS) grader) $(STAMPS)/npm $(STAMPS)/system
+	@$(PY) -m autograder.watch $(STAGE) $(if $(SOLUTION),--solution)
+
+hint: $(call stamp,)
+	@$(if $(EX),$(PY) -m autograder.hints $(EX),echo "Which exercise? e.g. make hint EX=1.3"; exit 2)
+
+lessons: $(call stamp,)
+	@$(PY) -m autograder.authoring.make_lessons
+
+notebooks: $(call stamp,notebooks)
+	@$(PY) -m autograder.authoring.make_notebooks
 	@cd notebooks && for d in source/*/; do ../$(PY) -m nbgrader generate_assignment "$$(basename $$d)" --force; done
+
+lock: | $(UV)
+	@$(UV) lock
 
 BENCH_ARGS ?=
 bench: setup venv-simple-websocket
 	@$(PY) bench/run_all.py $(BENCH_ARGS)
 
 # Lesson 04's maintained alternative needs a venv WITHOUT gevent-websocket (.venv-simple-websocket).
-venv-simple-websocket: $(STAMPS)/python
-	@$(PY) -m autograder.checks.lesson04_simple_websocket --solution --venv-only
+venv-simple-websocket: $(call stamp,lesson04)
+	@$(PY) -m autograder.venvs simple-websocket
 
-run-simple-websocket: setup
-	@$(PY) -m autograder.checks.lesson04_simple_websocket $(if $(SOLUTION),--solution)
+run-simple-websocket: $(call stamp,lesson04 gevent-websocket) $(STAMPS)/npm $(STAMPS)/system
+	@$(PY) -m autograder.serve 04 --variant simple-websocket $(if $(SOLUTION),--solution)
 
 clean:
-	rm -rf $(VENV) $(STAMPS) node_modules notebooks/release notebooks/autograded notebooks/submitted notebooks/feedback notebooks/gradebook.db
+	rm -rf $(VENV) .venv-simple-websocket $(TOOLS) $(STAMPS) .course-state node_modules \
+	  notebooks/release notebooks/autograded notebooks/submitted notebooks/feedback \
+	  notebooks/gradebook.db notebooks/grades.csv
