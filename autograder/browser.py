@@ -8,7 +8,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .checks import CheckSkipped
+from . import settings
+from .failures import CheckFailed, CheckSkipped
+from .waiting import poll_until
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 # Without the networking flags Chromium keeps calling home, which this offline course forbids.
@@ -68,3 +70,30 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+def page_sleep(page):
+    """A sleep for poll_until that lets Playwright deliver the page's events meanwhile."""
+    return lambda seconds: page.wait_for_timeout(seconds * 1000)
+
+
+def expect_text(
+    page, selector: str, wanted: str, sent: str, timeout: float = settings.BROWSER_TIMEOUT
+) -> None:
+    """Wait until ``selector``'s text is ``wanted``; fail with what the page showed."""
+    shown: list = [None]
+
+    def shows_it() -> bool:
+        shown[0] = page.locator(selector).first.text_content(timeout=timeout * 1000)
+        return shown[0] is not None and shown[0].strip() == wanted
+
+    if poll_until(shows_it, timeout, sleep=page_sleep(page)):
+        return
+    console = [m.text for m in getattr(page, "console_messages", lambda: [])()][-5:]
+    raise CheckFailed(
+        f"the page never showed {wanted!r} in {selector}",
+        sent=sent,
+        expected=f"{selector} to read {wanted!r} within {timeout:.0f} s",
+        received=f"{selector} reads {shown[0]!r}"
+        + (f"; browser console: {console}" if console else ""),
+    )

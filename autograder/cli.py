@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import threading
 from pathlib import Path
 
-import psutil
-
-from .checks import Lesson, load_lesson
+from .manifest import LessonManifest, ManifestError, load_manifest
 from .paths import LESSONS, SOLUTIONS, stage_dir_name
-from .runner import CHECK_THREAD_PREFIX, grade
+from .runner import grade
 
 BAD_INPUT = 2
 INTERRUPTED = 130
@@ -45,7 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def resolve(args: argparse.Namespace) -> tuple[Lesson, Path, set[str]]:
+def resolve(args: argparse.Namespace) -> tuple[LessonManifest, Path, set[str]]:
     """Check the whole command line before anything starts, so bad input loses nothing."""
     if not args.lesson.isdigit():
         raise InputError(f"The lesson is a number such as 01, not {args.lesson!r}.")
@@ -55,18 +50,18 @@ def resolve(args: argparse.Namespace) -> tuple[Lesson, Path, set[str]]:
     except SystemExit as error:
         raise InputError(str(error)) from None
     try:
-        lesson = load_lesson(number)
-    except ModuleNotFoundError as error:
-        if error.name != f"autograder.checks.lesson{number}":
-            raise
-        raise InputError(f"Lesson {number} has no checks yet.") from None
+        lesson = load_manifest(number)
+    except ManifestError:
+        raise InputError(
+            f"Lesson {number} has no exercises yet (no course/{stage}.toml)."
+        ) from None
     path = args.path or (SOLUTIONS if args.solution else LESSONS) / stage
     if not path.is_dir():
         raise InputError(f"No folder {path} to grade.")
     only = {item.strip() for item in args.only.split(",") if item.strip()}
-    unknown = sorted(only - set(lesson.exercises))
+    unknown = sorted(only - set(lesson.ids))
     if unknown:
-        known = ", ".join(lesson.exercises)
+        known = ", ".join(lesson.ids)
         raise InputError(f"Lesson {number} has no exercise {', '.join(unknown)}; it has {known}.")
     if args.json and not args.json.parent.is_dir():
         raise InputError(f"Cannot write {args.json}: the folder {args.json.parent} does not exist.")
@@ -91,19 +86,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         report.write_json(args.json)
     return 0 if report.passed else 1
-
-
-def exit_process(code: int) -> None:
-    """Leave the program. A check that overran its time limit (or was interrupted) may still
-    be running in its daemon thread, possibly inside Playwright, and the interpreter's shutdown
-    crashes under it (SIGSEGV). Every process the grader started is already stopped by now, so
-    such a run leaves without that shutdown."""
-    lingering = [t for t in threading.enumerate() if t.name.startswith(CHECK_THREAD_PREFIX)]
-    if not lingering:
-        sys.exit(code)
-    for child in psutil.Process().children(recursive=True):  # a browser the check left open
-        with contextlib.suppress(psutil.Error):
-            child.kill()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

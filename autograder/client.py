@@ -10,7 +10,7 @@ from typing import Any
 import socketio
 
 from . import settings
-from .checks import CheckFailed
+from .failures import CheckFailed
 
 
 class Probe:
@@ -62,11 +62,7 @@ class Probe:
         return self
 
     def _close_quickly(self) -> None:
-        # Werkzeug never answers the websocket close frame, so a polite close would wait
-        # 3 s for it. The server has already handled the CLOSE packet by then.
-        websocket = getattr(self.sio.eio, "ws", None)
-        if websocket is not None:
-            websocket.close = functools.partial(websocket.close, timeout=0.2)
+        close_without_waiting(self.sio)
 
     @property
     def sid(self) -> str | None:
@@ -158,6 +154,51 @@ class Probe:
 
     def __exit__(self, *exc_info) -> None:
         self.disconnect()
+
+
+def close_without_waiting(client: socketio.Client, timeout: float = 0.2) -> None:
+    """Make the client's websocket close without waiting long for the server's answer.
+
+    Werkzeug never answers the websocket close frame, so a polite close would wait 3 s for
+    it. The server has already handled the CLOSE packet by then.
+    """
+    websocket = getattr(client.eio, "ws", None)
+    if websocket is not None:
+        websocket.close = functools.partial(websocket.close, timeout=timeout)
+
+
+def try_connect(
+    url: str,
+    auth: Any = None,
+    namespaces: list[str] | tuple[str, ...] = ("/",),
+    headers: dict | None = None,
+    transport: str = "websocket",
+    timeout: float = settings.EVENT_TIMEOUT,
+) -> tuple[bool, str | None]:
+    """Connect for real, then leave: (accepted, the refusal message the server sent, if any)."""
+    client = socketio.Client(reconnection=False)
+    refusals: list = []
+
+    def on_refused(data=None):
+        refusals.append(data.get("message") if isinstance(data, dict) else data)
+        close_without_waiting(client, 0.05)
+
+    for namespace in namespaces:
+        client.on("connect_error", on_refused, namespace=namespace)
+    try:
+        client.connect(
+            url,
+            namespaces=list(namespaces),
+            auth=auth,
+            headers=headers or {},
+            transports=[transport],
+            wait_timeout=timeout,
+        )
+    except socketio.exceptions.ConnectionError as error:
+        return False, refusals[0] if refusals else str(error)
+    close_without_waiting(client, 0.05)
+    client.disconnect()
+    return True, None
 
 
 def _describe(event: str, data: Any, namespace: str = "/") -> str:

@@ -2,64 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import pprint
 import textwrap
-from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
-PASS, FAIL, ERROR, SKIP = "PASS", "FAIL", "ERROR", "SKIP"
-
-
-@dataclass
-class Result:
-    exercise: str
-    check: str
-    title: str
-    points: int
-    max_points: int
-    status: str
-    seconds: float
-    summary: str = ""
-    sent: Any = None
-    expected: Any = None
-    received: Any = None
-    hint: str = ""
-
-
-@dataclass
-class Report:
-    lesson: str
-    path: str
-    results: list[Result] = field(default_factory=list)
-    setup_error: str = ""
-
-    @property
-    def score(self) -> int:
-        return sum(r.points for r in self.results)
-
-    @property
-    def max_score(self) -> int:
-        return sum(r.max_points for r in self.results)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.results) and all(r.status == PASS for r in self.results)
-
-    def to_json(self) -> dict:
-        return {
-            "lesson": self.lesson,
-            "path": self.path,
-            "score": self.score,
-            "max_score": self.max_score,
-            "passed": self.passed,
-            "setup_error": self.setup_error,
-            "results": [asdict(r) for r in self.results],
-        }
-
-    def write_json(self, path: str) -> None:
-        with open(path, "w") as out:
-            json.dump(self.to_json(), out, indent=2, default=repr)
+from .report import ERROR, FAIL, PASS, SKIP, Report, Result
 
 
 def details_key(result: Result) -> tuple:

@@ -18,20 +18,26 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import requests
+from typing import Protocol
 
 from . import settings
+from .failures import StartError
+from .waiting import poll_until
 
 PR_SET_PDEATHSIG = 1
 
-
-class StartError(RuntimeError):
-    """A process the stage needs did not come up; the message is for the student."""
+__all__ = [
+    "Harness",
+    "Launcher",
+    "ManagedProcess",
+    "Scope",
+    "StartError",
+    "free_port",
+    "wait_until",
+]
 
 
 def free_port() -> int:
@@ -99,20 +105,26 @@ class ManagedProcess:
         return "\n".join(text[-lines:]) or "(it printed nothing)"
 
     def stop(self, grace: float | None = None) -> None:
-        """SIGTERM the whole process group, then SIGKILL whatever is left."""
-        grace = settings.STOP_GRACE if grace is None else grace
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.popen.pid, sig)
-            try:
-                self.popen.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # The group may outlive its leader (a worker the leader forked): finish it too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
+        stop_process_group(self.popen, grace)
         self._log.close()
+
+
+def stop_process_group(popen: subprocess.Popen, grace: float | None = None) -> None:
+    """SIGTERM the child's whole process group, then SIGKILL whatever is left.
+
+    The group may outlive its leader (a worker the leader forked): it is finished off too.
+    """
+    grace = settings.STOP_GRACE if grace is None else grace
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(popen.pid, sig)
+        try:
+            popen.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
 
 
 class Harness:
@@ -155,11 +167,15 @@ class Harness:
 
         return self._launcher.submit(launch).result()
 
-    def stop(self, process: ManagedProcess) -> None:
+    def stop_process(self, process: ManagedProcess) -> None:
         process.stop()
         with self._lock:
             if process in self.processes:
                 self.processes.remove(process)
+
+    def scope(self) -> Scope:
+        """A set of processes started and stopped together, e.g. one stage's stack."""
+        return Scope(self)
 
     def stop_all(self) -> None:
         with _signals_deferred():
@@ -174,30 +190,70 @@ def wait_until(
     process: ManagedProcess,
     what: str,
     timeout: float | None = None,
-) -> float:
+) -> None:
     """Poll ``ready`` until it holds; fail clearly if the process dies or time runs out."""
     timeout = settings.APP_START_TIMEOUT if timeout is None else timeout
-    started = time.monotonic()
-    while True:
-        code = process.exited()
-        if code is not None:
-            raise StartError(
-                f"{process.name} exited with code {code} before {what}.\n"
-                f"Its last output:\n{_indent(process.log_tail())}"
-            )
-        with contextlib.suppress(Exception):
-            if ready():
-                return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise StartError(
-                f"{process.name} did not get to {what} within {timeout:.0f} s.\n"
-                f"Its last output:\n{_indent(process.log_tail())}"
-            )
-        time.sleep(0.1)
+    if poll_until(ready, timeout, give_up=lambda: process.exited() is not None):
+        return
+    code = process.exited()
+    if code is not None:
+        raise StartError(
+            f"{process.name} exited with code {code} before {what}.\n"
+            f"Its last output:\n{_indent(process.log_tail())}"
+        )
+    raise StartError(
+        f"{process.name} did not get to {what} within {timeout:.0f} s.\n"
+        f"Its last output:\n{_indent(process.log_tail())}"
+    )
 
 
-def http_ok(url: str) -> Callable[[], bool]:
-    return lambda: requests.get(url, timeout=1).status_code < 500
+class Launcher(Protocol):
+    """What starts processes for a stage: the Harness itself, or one of its Scopes."""
+
+    @property
+    def log_dir(self) -> Path: ...
+
+    def start(
+        self, name: str, command: list[str], cwd: Path, env: dict | None = None
+    ) -> ManagedProcess: ...
+
+    def stop_process(self, process: ManagedProcess) -> None: ...
+
+
+class Scope:
+    """Processes that belong together (a stage's stack, or what one check starts on the side).
+
+    The Harness owns each of them; stopping the scope stops them all, newest first. A start
+    that fails part-way needs no rollback of its own: whoever made the scope stops it.
+    """
+
+    def __init__(self, harness: Harness):
+        self.harness = harness
+        self.processes: list[ManagedProcess] = []
+
+    @property
+    def log_dir(self) -> Path:
+        return self.harness.log_dir
+
+    def start(
+        self, name: str, command: list[str], cwd: Path, env: dict | None = None
+    ) -> ManagedProcess:
+        process = self.harness.start(name, command, cwd, env)
+        self.processes.append(process)
+        return process
+
+    def stop_process(self, process: ManagedProcess) -> None:
+        self.harness.stop_process(process)
+        if process in self.processes:
+            self.processes.remove(process)
+
+    def stop(self) -> None:
+        while self.processes:
+            self.harness.stop_process(self.processes.pop())
+
+    def exited(self) -> ManagedProcess | None:
+        """The first of its processes that is no longer running, if any."""
+        return next((p for p in self.processes if p.exited() is not None), None)
 
 
 def _indent(text: str) -> str:

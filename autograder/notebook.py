@@ -12,23 +12,21 @@ graded cell writes to stderr makes nbgrader score it 0.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import source_files
+from .harness import stop_process_group
+from .paths import folder_digest
+from .report import PASS, Report, Result
 
 # The whole grading run of one stage; nbgrader_config.py gives a cell more (Execute.timeout).
 GRADE_TIME_LIMIT = 150.0
-STOP_GRACE = 5.0  # between asking the grader to stop and killing it
 REPORT_NAME = "autograder-report.json"  # written next to the notebook for the student to read
 OUTPUT_TAIL_LINES = 30
 
@@ -37,36 +35,24 @@ _reports: dict[tuple[str, str, str], NotebookReport] = {}
 
 @dataclass
 class NotebookReport:
-    """One grading run: the JSON report of autograder/feedback.py plus what the run printed."""
+    """One grading run: the grader's Report, what the run printed, or why there is no report."""
 
     lesson: str
     folder: str
-    data: dict = field(default_factory=dict)
+    report: Report | None = None
     output: str = ""
     problem: str = ""  # why there is no report (time limit, crash), for the student
 
     @property
-    def results(self) -> list[dict]:
-        return self.data.get("results", [])
-
-    @property
     def score(self) -> int:
-        return self.data.get("score", 0)
+        return self.report.score if self.report else 0
 
     @property
     def max_score(self) -> int:
-        return self.data.get("max_score", 0)
+        return self.report.max_score if self.report else 0
 
-    def results_for(self, exercise: str) -> list[dict]:
-        return [r for r in self.results if r.get("exercise") == exercise]
-
-
-def folder_digest(folder: Path) -> str:
-    """Changes whenever a file the notebook writes changes, so a re-run grades again."""
-    digest = hashlib.sha256()
-    for relative in source_files(folder):
-        digest.update(str(relative).encode() + b"\0" + (folder / relative).read_bytes() + b"\0")
-    return digest.hexdigest()
+    def results_for(self, exercise: str) -> list[Result]:
+        return self.report.results_for(exercise) if self.report else []
 
 
 def grade_folder(lesson: str, folder: str | Path = "app") -> NotebookReport:
@@ -118,7 +104,7 @@ def _run_grader(lesson: str, folder: Path) -> NotebookReport:
             "call); run it yourself (make run) and try each feature."
         )
     elif json_path.is_file():
-        report.data = json.loads(json_path.read_text())
+        report.report = Report.read_json(json_path)
     else:
         report.problem = (
             f"The grader stopped (exit code {process.returncode}) without a report; "
@@ -156,15 +142,7 @@ def _relay_output(process: subprocess.Popen, deadline: float) -> tuple[str, bool
 
 def _stop(process: subprocess.Popen) -> None:
     """SIGTERM lets the grader stop its own processes; SIGKILL the group if it will not go."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_GRACE)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_GRACE)
+    stop_process_group(process)
 
 
 # -- assertions the graded cells make ---------------------------------------------------
@@ -175,10 +153,10 @@ def _no_report(report: NotebookReport) -> str:
     return f"{report.problem}\n\nThe grader's last output:\n{tail}" if tail else report.problem
 
 
-def _describe(result: dict) -> str:
-    lines = [f"Exercise {result['exercise']}: {result['title']} — {result['status']}"]
+def _describe(result: Result) -> str:
+    lines = [f"Exercise {result.exercise}: {result.title} — {result.status}"]
     for label in ("summary", "sent", "expected", "received", "hint"):
-        value = result.get(label)
+        value = getattr(result, label)
         if value not in (None, ""):
             name = "what went wrong" if label == "summary" else label
             text = value if isinstance(value, str) else json.dumps(value, default=repr)
@@ -190,13 +168,13 @@ def assert_check_passed(report: NotebookReport, exercise: str, check: str) -> No
     """Fail with what was sent, expected and received unless the named check passed."""
     if report.problem:
         raise AssertionError(_no_report(report))
-    matches = [r for r in report.results_for(exercise) if r.get("check") == check]
+    matches = [r for r in report.results_for(exercise) if r.check == check]
     if not matches:
         raise AssertionError(
             f"The grader ran no check {check!r} for Exercise {exercise} "
             f"(lesson {report.lesson}); ask your instructor."
         )
-    if matches[0]["status"] != "PASS":
+    if matches[0].status != PASS:
         raise AssertionError("\n" + _describe(matches[0]))
 
 
@@ -209,6 +187,6 @@ def assert_exercise_passed(report: NotebookReport, exercise: str) -> None:
         raise AssertionError(
             f"The grader ran no check for Exercise {exercise}; ask your instructor."
         )
-    failed = [r for r in results if r["status"] != "PASS"]
+    failed = [r for r in results if r.status != PASS]
     if failed:
         raise AssertionError("\n" + "\n\n".join(_describe(r) for r in failed))

@@ -1,13 +1,17 @@
 """Where things live in the course repository."""
 
+import hashlib
 from pathlib import Path
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = COURSE_ROOT / "solutions"
 LESSONS = COURSE_ROOT / "lessons"
 NOTEBOOKS = COURSE_ROOT / "notebooks"
+MANIFESTS = COURSE_ROOT / "course"
 SOCKETIO_CLIENT_DIST = COURSE_ROOT / "node_modules" / "socket.io-client" / "dist"
 VENV_BIN = COURSE_ROOT / ".venv" / "bin"
+SIMPLE_WEBSOCKET_VENV = COURSE_ROOT / ".venv-simple-websocket"
+UV = COURSE_ROOT / ".venv-tools" / "bin" / "uv"
 
 # Files that belong to a running app, never to the course's source.
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", "instance", ".ipynb_checkpoints"}
@@ -33,3 +37,15 @@ def source_files(stage_dir: Path) -> list[Path]:
         if path.is_file() and path.suffix not in IGNORED_SUFFIXES:
             files.append(relative)
     return files
+
+
+def folder_digest(folder: Path) -> str:
+    """Changes whenever a source file of the folder changes (runtime leftovers aside)."""
+    digest = hashlib.sha256()
+    for relative in source_files(folder):
+        try:
+            data = (folder / relative).read_bytes()
+        except OSError:  # removed while we looked: the next digest will differ anyway
+            data = b"\0missing"
+        digest.update(str(relative).encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()

@@ -8,19 +8,15 @@ with its two placeholders filled in, in the foreground, with every path under th
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from .harness import Harness, ManagedProcess, StartError, free_port, http_ok, wait_until
-from .paths import COURSE_ROOT, SOCKETIO_CLIENT_DIST, VENV_BIN
+from .harness import Launcher, ManagedProcess, StartError, free_port, wait_until
+from .paths import SOCKETIO_CLIENT_DIST, VENV_BIN
+from .readiness import engineio_ready
 
 GEVENT_WEBSOCKET_WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 GEVENT_WORKER = "gevent"
-SIMPLE_WEBSOCKET_VENV = COURSE_ROOT / ".venv-simple-websocket"
 NGINX_SITE = Path("deploy") / "nginx" / "socketio.conf"
-# Ready = Engine.IO answers a polling handshake (/healthz is an exercise, so not that).
-READY_PATH = "/socket.io/?EIO=4&transport=polling"
 NGINX_CANDIDATES = "/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin"
 STICKY = "ip_hash;"
 
@@ -30,7 +26,7 @@ def find_nginx() -> str | None:
 
 
 def start_gunicorn(
-    harness: Harness,
+    launcher: Launcher,
     stage_dir: Path,
     env: dict,
     module: str = "wsgi:app",
@@ -57,10 +53,11 @@ def start_gunicorn(
         "INSTANCE_NAME": f"{name} on port {port}",
         **env,
     }
-    process = harness.start(name, [*command, module], cwd=stage_dir, env=full_env)
+    process = launcher.start(name, [*command, module], cwd=stage_dir, env=full_env)
     url = f"http://127.0.0.1:{port}"
     if wait:
-        wait_until(http_ok(url + READY_PATH), process, f"answer on {url}")
+        # Ready = Engine.IO answers (/healthz is an exercise, so not that).
+        wait_until(engineio_ready(url), process, f"answer on {url}")
     return url, process
 
 
@@ -80,7 +77,7 @@ def render_site(template: str, listen: str, upstreams: list[str], sticky: bool =
 
 
 def start_nginx(
-    harness: Harness,
+    launcher: Launcher,
     stage_dir: Path,
     upstreams: list[str],
     sticky: bool = True,
@@ -95,7 +92,7 @@ def start_nginx(
     if not template.is_file():
         raise StartError(f"There is no {NGINX_SITE} in {stage_dir}.")
     port = port or free_port()
-    prefix = harness.log_dir / name
+    prefix = launcher.log_dir / name
     for folder in ("logs", "tmp"):
         (prefix / folder).mkdir(parents=True, exist_ok=True)
     site = render_site(template.read_text(), f"127.0.0.1:{port}", upstreams, sticky)
@@ -110,51 +107,11 @@ def start_nginx(
         f"http {{\n    access_log {prefix / 'logs' / 'access.log'};\n{temp_paths}"
         f"{site}\n}}\n"
     )
-    process = harness.start(
+    process = launcher.start(
         name,
         [nginx, "-p", str(prefix), "-c", str(conf), "-e", "logs/error.log", "-g", "daemon off;"],
         cwd=prefix,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(http_ok(url + READY_PATH), process, f"answer on {url}")
+    wait_until(engineio_ready(url), process, f"answer on {url}")
     return url, process
-
-
-def simple_websocket_venv(requirements: Path, out=None) -> Path:
-    """The bin/ of .venv-simple-websocket, made (or brought up to date) from ``requirements``.
-
-    Its own virtualenv because engine.io uses gevent-websocket whenever it can import it, and
-    then `gunicorn -k gevent` loses websocket. `make venv-simple-websocket` runs this too.
-    """
-    venv_bin = SIMPLE_WEBSOCKET_VENV / "bin"
-    stamp = SIMPLE_WEBSOCKET_VENV / ".installed"
-    sources = [requirements, COURSE_ROOT / "requirements.lock"]
-    if stamp.is_file() and all(s.stat().st_mtime <= stamp.stat().st_mtime for s in sources):
-        return venv_bin
-    print(
-        f"==> {SIMPLE_WEBSOCKET_VENV.name}: gevent + simple-websocket, no gevent-websocket",
-        file=out,
-        flush=True,
-    )
-    steps = [
-        [sys.executable, "-m", "venv", str(SIMPLE_WEBSOCKET_VENV)],
-        [str(venv_bin / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        + ["-c", str(COURSE_ROOT / "requirements.lock"), "-r", str(requirements)],
-    ]
-    for step in steps[(venv_bin / "python").exists() :]:
-        # Captured: this machine's pip config names mirrors that do not exist (warnings only).
-        try:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise StartError(f"could not make {SIMPLE_WEBSOCKET_VENV}: {error}") from error
-        if done.returncode != 0:
-            raise StartError(
-                f"could not make {SIMPLE_WEBSOCKET_VENV} ({' '.join(step)}):\n{done.stderr[-2000:]}"
-            )
-    has_gevent_websocket = subprocess.run(
-        [str(venv_bin / "python"), "-c", "import geventwebsocket"], capture_output=True
-    )
-    if has_gevent_websocket.returncode == 0:
-        raise StartError(f"{SIMPLE_WEBSOCKET_VENV} has gevent-websocket: remove the folder.")
-    stamp.touch()
-    return venv_bin

@@ -3,116 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import TextIO
 
+import psutil
+
 from . import settings
-from .apps import RunningApp
-from .browser import chromium, page_problems
-from .checks import Check, CheckFailed, CheckSkipped, Lesson, load_lesson
-from .client import Probe
-from .feedback import (
-    ERROR,
-    FAIL,
-    PASS,
-    SKIP,
-    Report,
-    Result,
-    details_key,
-    print_result,
-    print_total,
-)
-from .harness import Harness, StartError
+from .checks import Check, CheckSet, load_checks
+from .context import CheckContext
+from .failures import CheckFailed, CheckSkipped, StartError
+from .feedback import details_key, print_result, print_total
+from .harness import Harness
 from .paths import stage_dir_name
+from .report import ERROR, FAIL, PASS, SKIP, Report, Result
+from .stages import load_stage
 
 CHECK_THREAD_PREFIX = "check "
-
-
-class Context:
-    """What a check gets: the running app, and clients and browsers that clean up after it."""
-
-    def __init__(self, harness: Harness, lesson: Lesson, stage_dir: Path):
-        self.harness = harness
-        self.lesson = lesson
-        self.stage_dir = stage_dir
-        self._app: RunningApp | None = None
-        self._start_error: str | None = None
-        self._probes: list[Probe] = []
-        self._browsers = contextlib.ExitStack()
-        self._open_browsers: list = []
-
-    # -- the app under test -------------------------------------------------
-    def ensure_app(self, out: TextIO) -> None:
-        """Start the app if it is not running (first check, or it crashed or hung)."""
-        if self._start_error or (self._app and self._app.alive()):
-            return
-        if self._app is not None:
-            self.stop_app()
-        print("  starting the app ...", end=" ", file=out, flush=True)
-        started = time.monotonic()
-        try:
-            self._app = self.lesson.start(self.harness, self.stage_dir)
-        except StartError as error:
-            self._start_error = str(error)
-            print("it did not start (see below)", file=out, flush=True)
-            return
-        print(
-            f"ready at {self._app.url} in {time.monotonic() - started:.1f} s", file=out, flush=True
-        )
-
-    def stop_app(self) -> None:
-        if self._app is not None:
-            for handle in self._app.extra.get("processes", []):
-                self.harness.stop(handle)
-            self.harness.stop(self._app.process)
-            self._app = None
-
-    @property
-    def app(self) -> RunningApp:
-        if self._start_error:
-            raise StartError(self._start_error)
-        assert self._app is not None
-        return self._app
-
-    @property
-    def url(self) -> str:
-        return self.app.url
-
-    # -- what checks use ----------------------------------------------------
-    def client(self, name: str = "client", url: str | None = None, **options) -> Probe:
-        probe = Probe(url or self.url, name=name, **options)
-        self._probes.append(probe)
-        return probe
-
-    def browser(self):
-        """A fresh headless Chromium, closed when the check ends (CheckSkipped without one)."""
-        browser = self._browsers.enter_context(chromium())
-        self._open_browsers.append(browser)
-        return browser
-
-    def browser_problems(self) -> list[str]:
-        """Uncaught errors and console errors of every page the check opened."""
-        problems = []
-        for browser in self._open_browsers:
-            with contextlib.suppress(Exception):
-                problems.extend(page_problems(browser))
-        return problems
-
-    def close_browsers(self) -> None:
-        # Playwright objects belong to the thread that made them: the check's own thread.
-        self._open_browsers.clear()
-        with contextlib.suppress(Exception):
-            self._browsers.close()
-        self._browsers = contextlib.ExitStack()
-
-    def cleanup_after_check(self) -> None:
-        for probe in self._probes:
-            with contextlib.suppress(Exception):
-                probe.disconnect()
-        self._probes.clear()
 
 
 def add_browser_problems(error: CheckFailed, problems: list[str]) -> None:
@@ -128,11 +38,14 @@ def lesson_hint(check: Check, stage_name: str) -> str:
 
 
 def run_check(
-    ctx: Context, check: Check, stage_name: str, time_limit: float = settings.CHECK_TIME_LIMIT
+    ctx: CheckContext,
+    check: Check,
+    stage_name: str,
+    time_limit: float = settings.CHECK_TIME_LIMIT,
 ) -> Result:
     result = Result(
         check.exercise,
-        check.run.__name__,
+        check.name,
         check.title,
         0,
         check.points,
@@ -154,7 +67,7 @@ def run_check(
 
     started = time.monotonic()
     try:
-        ctx.app  # noqa: B018 - raises StartError when the app never came up
+        ctx.stack  # noqa: B018 - raises StartError when the app never came up
         worker = threading.Thread(target=body, name=f"{CHECK_THREAD_PREFIX}{check.id}", daemon=True)
         worker.start()
         worker.join(time_limit)
@@ -165,7 +78,7 @@ def run_check(
                 received="no progress: the app is probably stuck inside a handler "
                 "(an endless loop, a sleep or a blocking call)",
             )
-            ctx.stop_app()  # frees the stuck handler; the next check starts a fresh app
+            ctx.stop_stack()  # frees the stuck handler; the next check starts a fresh app
     except StartError as error:
         outcome["error"] = CheckFailed(
             "your app did not start, so this check could not run",
@@ -193,11 +106,14 @@ def run_check(
     else:
         result.status = ERROR
         result.summary = f"the check itself hit {type(error).__name__}: {error}"
-    if ctx._app is not None and not ctx._app.alive():
+    stack = ctx.started
+    gone = stack.exited() if stack is not None else None
+    if gone is not None:
         result.status = result.status if result.status != PASS else FAIL
         result.points = 0
+        what = "your app" if gone is stack.app else f"{gone.name} (part of your app's stack)"
         result.summary = (result.summary + "\n" if result.summary else "") + (
-            f"your app exited while this check ran. Its last output:\n{ctx._app.process.log_tail()}"
+            f"{what} exited while this check ran. Its last output:\n{gone.log_tail()}"
         )
     return result
 
@@ -209,22 +125,23 @@ def grade(
     out: TextIO = sys.stdout,
     time_limit: float = settings.CHECK_TIME_LIMIT,
 ) -> Report:
-    lesson = load_lesson(lesson_number)
+    check_set: CheckSet = load_checks(lesson_number)
+    stage = load_stage(lesson_number)
     stage_dir = stage_dir.resolve()
-    report = Report(lesson=lesson.number, path=str(stage_dir))
-    checks = [c for c in lesson.checks if not only or c.exercise in only]
-    stage_name = stage_dir_name(lesson.number)
+    report = Report(lesson=check_set.number, path=str(stage_dir))
+    checks = [c for c in check_set.checks if not only or c.exercise in only]
+    stage_name = stage_dir_name(check_set.number)
     print(
-        f"Grading lesson {lesson.number} in {stage_dir} "
+        f"Grading lesson {check_set.number} in {stage_dir} "
         f"({len(checks)} check{'' if len(checks) == 1 else 's'})",
         file=out,
         flush=True,
     )
     with Harness() as harness:
-        ctx = Context(harness, lesson, stage_dir)
+        ctx = CheckContext(harness, stage, stage_dir)
         first_seen: dict[tuple, int] = {}
         for position, check in enumerate(checks, start=1):
-            ctx.ensure_app(out)
+            ctx.ensure_started(out)
             result = run_check(ctx, check, stage_name, time_limit * check.time_scale)
             report.results.append(result)
             same_as = None
@@ -232,7 +149,23 @@ def grade(
                 same_as = first_seen.get(details_key(result))
                 first_seen.setdefault(details_key(result), position)
             print_result(result, position, len(checks), out, same_as=same_as)
-        if ctx._start_error:
-            report.setup_error = ctx._start_error
+        if ctx.start_error:
+            report.setup_error = ctx.start_error
     print_total(report, out)
     return report
+
+
+def exit_process(code: int) -> None:
+    """Leave the program. A check that overran its time limit (or was interrupted) may still
+    be running in its daemon thread, possibly inside Playwright, and the interpreter's shutdown
+    crashes under it (SIGSEGV). Every process the grader started is already stopped by now, so
+    such a run leaves without that shutdown."""
+    lingering = [t for t in threading.enumerate() if t.name.startswith(CHECK_THREAD_PREFIX)]
+    if not lingering:
+        sys.exit(code)
+    for child in psutil.Process().children(recursive=True):  # a browser the check left open
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -2,19 +2,20 @@
 
 python -m autograder.serve            # the most advanced stage in lessons/
 python -m autograder.serve 01 --solution
+python -m autograder.serve 04 --variant simple-websocket
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 
-from .apps import RunningApp
-from .checks import load_lesson
 from .harness import Harness, StartError
 from .paths import LESSONS, SOLUTIONS, stage_dir_name
+from .stages import StartFunction, load_stage, start_stack
 
 
 def newest_stage() -> str:
@@ -38,11 +39,11 @@ def follow_logs(harness: Harness, poll: float = 0.3) -> None:
         time.sleep(poll)
 
 
-def serve_until_interrupted(start: Callable[[Harness], RunningApp], note: str = "") -> int:
+def serve_until_interrupted(start: StartFunction, stage_dir: Path, note: str = "") -> int:
     """Start a stack, say what runs and where, show its output; Ctrl-C stops all of it."""
     with Harness() as harness:
         try:
-            app = start(harness)
+            app = start_stack(harness, start, stage_dir)
         except StartError as error:
             print(f"The app did not start:\n{error}", file=sys.stderr)
             return 1
@@ -65,26 +66,38 @@ def serve_until_interrupted(start: Callable[[Harness], RunningApp], note: str = 
         return 1
 
 
+def variants(number: str) -> dict[str, StartFunction]:
+    """Other ways a stage can be run, e.g. lesson 04 on simple-websocket."""
+    module = importlib.import_module(f"{__package__}.stages.lesson{number}")
+    return getattr(module, "VARIANTS", {})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("lesson", nargs="?", help="lesson number (default: the newest)")
     parser.add_argument("--solution", action="store_true", help="run the reference app")
+    parser.add_argument("--variant", help="another way to run the stage, e.g. simple-websocket")
     args = parser.parse_args(argv)
 
     number = (args.lesson or newest_stage()).zfill(2)
     stage_dir = (SOLUTIONS if args.solution else LESSONS) / stage_dir_name(number)
-    lesson = load_lesson(number)
+    start = load_stage(number).start_for_people()
+    if args.variant:
+        known = variants(number)
+        if args.variant not in known:
+            names = ", ".join(sorted(known)) or "none"
+            print(f"Lesson {number} has no variant {args.variant!r} (it has: {names}).")
+            return 2
+        start = known[args.variant]
     print(f"Starting {stage_dir.relative_to(stage_dir.parents[1])} ...", flush=True)
-    # A lesson may start differently for people than for the grader (e.g. reuse REDIS_URL).
-    start = getattr(lesson, "serve", None) or lesson.start
     note = (
         ""
         if args.solution
-        else ("(This is your copy in lessons/. `make run SOLUTION=1` runs the reference.)")
+        else "(This is your copy in lessons/. `make run SOLUTION=1` runs the reference.)"
     )
-    return serve_until_interrupted(lambda harness: start(harness, stage_dir), note)
+    return serve_until_interrupted(start, stage_dir, note)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from .harness import Harness, ManagedProcess, StartError, free_port, wait_until
+from .harness import Launcher, ManagedProcess, StartError, free_port, wait_until
 
 MINIMUM_REDIS = (6, 2)
 REDIS_FLAGS = ["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
@@ -76,34 +76,35 @@ def redis_answers(url: str) -> bool:
 
 
 def start_redis(
-    harness: Harness, port: int | None = None, name: str = "redis", binary: str | None = None
+    launcher: Launcher, port: int | None = None, name: str = "redis", binary: str | None = None
 ) -> RedisService:
     """A private redis-server on a free port (or ``port``), with persistence off."""
     binary = binary or find_redis_server()
     port = port or free_port()
-    process = harness.start(name, [binary, "--port", str(port), *REDIS_FLAGS], cwd=harness.log_dir)
+    command = [binary, "--port", str(port), *REDIS_FLAGS]
+    process = launcher.start(name, command, cwd=launcher.log_dir)
     url = f"redis://127.0.0.1:{port}/0"
     wait_until(lambda: redis_answers(url), process, f"answer on port {port}")
     return RedisService(url, port, process, binary)
 
 
-def restart_redis(harness: Harness, service: RedisService) -> RedisService:
+def restart_redis(launcher: Launcher, service: RedisService) -> RedisService:
     """Stop a private Redis and start a fresh one on the same port (all its data is gone)."""
     assert service.process is not None, "only a Redis this harness started can be restarted"
-    harness.stop(service.process)
-    return start_redis(harness, service.port, service.process.name, service.binary)
+    launcher.stop_process(service.process)
+    return start_redis(launcher, service.port, service.process.name, service.binary)
 
 
-def redis_for_run(harness: Harness) -> RedisService:
+def redis_for_run(launcher: Launcher) -> RedisService:
     """For `make run`: REDIS_URL if something answers there, else a private server."""
     url = os.environ.get("REDIS_URL")
     if url and redis_answers(url):
         return RedisService(url, 0, None, "existing server at REDIS_URL")
-    return start_redis(harness)
+    return start_redis(launcher)
 
 
 def start_celery_worker(
-    harness: Harness, stage_dir: Path, celery_app: str, env: dict, name: str = "worker"
+    launcher: Launcher, stage_dir: Path, celery_app: str, env: dict, name: str = "worker"
 ) -> ManagedProcess:
     """``celery -A <celery_app> worker`` in ``stage_dir``; ready when it logs 'ready.'."""
     command = [
@@ -125,7 +126,7 @@ def start_celery_worker(
         "-n",
         f"{name}@%h",
     ]
-    process = harness.start(name, command, cwd=stage_dir, env=env)
+    process = launcher.start(name, command, cwd=stage_dir, env=env)
     wait_until(
         lambda: " ready." in process.log_path.read_text(errors="replace"),
         process,

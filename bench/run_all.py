@@ -6,7 +6,7 @@ reaches all of them, on three servers of lesson 04's app (solutions/04_productio
   simple-websocket  gunicorn -k gevent, one worker (.venv-simple-websocket)
 
 For each server and each client count it starts a fresh server (with a private Redis), opens
-the clients from a few swarm processes (autograder/checks/lesson04_swarm.py: raw websocket,
+the clients from a few swarm processes (autograder/swarm.py: raw websocket,
 one asyncio task per client), sends one chat message, and records: clients held, time from the
 send to the last client's receipt, and the server's memory per connection. Loopback only; every
 step has a time limit; nothing is left running. Results: bench/results/lesson04_connections.*
@@ -27,12 +27,15 @@ from pathlib import Path
 
 import psutil
 
-from autograder.checks.lesson04 import CHAT, TOKENS, origins_for, production_env
 from autograder.client import Probe
-from autograder.harness import Harness, StartError, free_port, http_ok, wait_until
+from autograder.harness import Harness, StartError, free_port, wait_until
 from autograder.paths import COURSE_ROOT, SOCKETIO_CLIENT_DIST, SOLUTIONS
-from autograder.production import GEVENT_WEBSOCKET_WORKER, simple_websocket_venv, start_gunicorn
+from autograder.production import GEVENT_WEBSOCKET_WORKER, start_gunicorn
+from autograder.readiness import engineio_ready
 from autograder.services import start_redis
+from autograder.stages.common import CHAT, TOKENS
+from autograder.stages.lesson04 import origins_for, production_env
+from autograder.venvs import simple_websocket_venv
 
 STAGE = SOLUTIONS / "04_production"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,14 +69,14 @@ def start_server(harness: Harness, server: str, env: dict, port: int):
         env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
         process = harness.start(server, [sys.executable, "run.py"], STAGE, env)
         url = f"http://127.0.0.1:{port}"
-        wait_until(http_ok(url + "/socket.io/?EIO=4&transport=polling"), process, "answer")
+        wait_until(engineio_ready(url), process, "answer")
         return url, psutil.Process(process.pid)
     if server == "gevent-websocket":
         url, process = start_gunicorn(
             harness, STAGE, env, worker_class=GEVENT_WEBSOCKET_WORKER, port=port, name=server
         )
     else:
-        venv_bin = simple_websocket_venv(STAGE / "requirements-simple-websocket.txt")
+        venv_bin = simple_websocket_venv()
         url, process = start_gunicorn(
             harness, STAGE, env, worker_class="gevent", venv_bin=venv_bin, port=port, name=server
         )
@@ -89,7 +92,7 @@ def start_swarms(url: str, count: int) -> list[subprocess.Popen]:
             [
                 sys.executable,
                 "-m",
-                "autograder.checks.lesson04_swarm",
+                "autograder.swarm",
                 "--url",
                 url,
                 "--origin",

@@ -22,8 +22,8 @@ from nbgrader.preprocessors import (
     SaveCells,
 )
 
-from autograder.make_notebooks import APP_FOLDER
-from autograder.nbgrader_preprocessors import ClearSolutionsInWrittenFiles
+from autograder.authoring.make_notebooks import APP_FOLDER
+from autograder.authoring.nbgrader_preprocessors import ClearSolutionsInWrittenFiles
 from autograder.notebook import GRADE_TIME_LIMIT, REPORT_NAME
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks import load_lesson
+from autograder.checks import load_checks
 
-LESSON = load_lesson("01")
+LESSON = load_checks("01")
 START_TIMEOUT = 3  # seconds; AUTOGRADER_APP_START_TIMEOUT for these runs
 RUN_BOUND = 25.0  # seconds a whole run of a broken app may take at most, start to exit
 
@@ -103,7 +103,7 @@ def test_a_handler_that_hangs_fails_its_check_and_the_others_still_pass(
 
     assert run.returncode == 1, run.output
     assert run.seconds < RUN_BOUND, f"took {run.seconds:.1f} s"
-    hung = {c.run.__name__ for c in LESSON.checks if c.exercise == "1.3"}
+    hung = {c.name for c in LESSON.checks if c.exercise == "1.3"}
     assert {name for name, status in statuses(run).items() if status != "PASS"} == hung
     [result] = [r for r in run.report["results"] if r["exercise"] == "1.3"]
     assert "no acknowledgement for 'server_time'" in result["summary"]

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pytest
 
-from autograder.checks import load_lesson
+from autograder.checks import load_checks
 from autograder.paths import COURSE_ROOT, SOLUTIONS, stage_dir_name
 
 BAD_INPUT = 2
@@ -17,7 +17,7 @@ BAD_INPUT = 2
 
 @pytest.fixture
 def lesson(gradable_lesson, request):
-    lesson = load_lesson(gradable_lesson)
+    lesson = load_checks(gradable_lesson)
     if any(check.browser for check in lesson.checks):
         request.getfixturevalue("chromium_path")  # skips (or fails in CI) without Chromium
     return lesson
@@ -46,8 +46,8 @@ def test_starter_fails_every_check(lesson, graded):
     assert run.report["passed"] is False
     assert run.report["score"] == 0, run.output
     statuses = {r["check"]: r["status"] for r in run.report["results"]}
-    assert statuses == {check.run.__name__: "FAIL" for check in lesson.checks}, run.output
-    for exercise in lesson.exercises:
+    assert statuses == {check.name: "FAIL" for check in lesson.checks}, run.output
+    for exercise in lesson.manifest.ids:
         assert by_exercise(run.report)[exercise], f"exercise {exercise} has no check"
 
 
@@ -62,14 +62,14 @@ def test_starter_failures_tell_the_student_what_to_do(lesson, graded):
         assert readme in result["hint"], f"{where}: the hint does not name {readme}"
         assert f"Exercise {result['exercise']}" in result["hint"], where
         assert result["summary"] in run.stdout, f"{where}: the failure is not printed"
-    assert f"Work on: Exercise {', '.join(lesson.exercises)}." in run.stdout
+    assert f"Work on: Exercise {', '.join(lesson.manifest.ids)}." in run.stdout
 
 
 def test_report_json_matches_what_was_printed(lesson, graded):
     for which in ("solution", "starter"):
         run = graded(lesson.number, which)
         report = run.report
-        assert [r["check"] for r in report["results"]] == [c.run.__name__ for c in lesson.checks]
+        assert [r["check"] for r in report["results"]] == [c.name for c in lesson.checks]
         assert report["lesson"] == lesson.number
         score = re.search(r"^Score: (\d+)/(\d+)", run.stdout, re.MULTILINE)
         assert score, run.stdout
@@ -91,7 +91,7 @@ def test_progress_is_printed_as_each_check_finishes(lesson, graded):
 
 def test_only_grades_the_chosen_exercise(lesson, grader, tmp_path):
     exercise = next(c.exercise for c in lesson.checks if not c.browser)
-    chosen = [c.run.__name__ for c in lesson.checks if c.exercise == exercise]
+    chosen = [c.name for c in lesson.checks if c.exercise == exercise]
     solution = SOLUTIONS / stage_dir_name(lesson.number)
     run = grader(lesson.number, solution, tmp_path / "r.json", "--only", exercise)
     assert run.returncode == 0, run.output
@@ -101,7 +101,7 @@ def test_only_grades_the_chosen_exercise(lesson, grader, tmp_path):
 def test_a_missing_browser_is_a_skip_that_says_what_to_install(gradable_lesson, grader, tmp_path):
     from autograder.browser import INSTALL_ADVICE
 
-    lesson = load_lesson(gradable_lesson)
+    lesson = load_checks(gradable_lesson)
     browser_checks = [c for c in lesson.checks if c.browser]
     if not browser_checks:
         pytest.skip(f"lesson {lesson.number} has no browser checks")
@@ -117,7 +117,7 @@ def test_a_missing_browser_is_a_skip_that_says_what_to_install(gradable_lesson, 
     )
     skipped = [r for r in run.report["results"] if r["status"] == "SKIP"]
     assert [r["check"] for r in skipped] == [
-        c.run.__name__ for c in browser_checks if c.exercise == exercise
+        c.name for c in browser_checks if c.exercise == exercise
     ]
     assert all(r["summary"] == INSTALL_ADVICE for r in skipped)
     assert "could not run here (SKIP" in run.stdout

@@ -8,7 +8,7 @@ import pytest
 
 from autograder.paths import COURSE_ROOT, LESSONS, SOLUTIONS
 
-MAKE_LESSONS = [sys.executable, "-m", "autograder.make_lessons"]
+MAKE_LESSONS = [sys.executable, "-m", "autograder.authoring.make_lessons"]
 STAGE = "01_basics"
 
 

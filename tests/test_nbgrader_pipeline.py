@@ -21,8 +21,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.make_notebooks import APP_FOLDER
-from autograder.nbgrader_preprocessors import writefile_body, writefile_target
+from autograder.authoring.make_notebooks import APP_FOLDER
+from autograder.authoring.nbgrader_preprocessors import writefile_body, writefile_target
 from autograder.paths import LESSONS, NOTEBOOKS, SOLUTIONS, source_files
 
 pytestmark = pytest.mark.nbgrader

@@ -16,15 +16,17 @@ import psutil
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
-from autograder import make_notebooks, notebook
-from autograder.checks import load_lesson
-from autograder.nbgrader_preprocessors import (
+from autograder import notebook
+from autograder.authoring import make_notebooks
+from autograder.authoring.nbgrader_preprocessors import (
     ClearSolutionsInWrittenFiles,
     writefile_body,
     writefile_target,
 )
+from autograder.authoring.regions import find_regions, only_own_markers
+from autograder.checks import load_checks
+from autograder.manifest import all_manifests
 from autograder.paths import LESSONS, NOTEBOOKS, SOLUTIONS, source_files
-from autograder.regions import find_regions
 
 SOURCE_NOTEBOOKS = sorted((NOTEBOOKS / "source").glob("*/*.ipynb"))
 EXERCISE_IN_TEST = re.compile(r'assert_\w+_passed\(report, "(\d+\.\d+)"')
@@ -54,10 +56,8 @@ def written_files(nb) -> dict[str, str]:
 
 
 def test_every_solution_stage_has_a_source_notebook():
-    stages = {
-        p.name for p in SOLUTIONS.iterdir() if (NOTEBOOKS / "specs" / f"{p.name}.toml").is_file()
-    }
-    assert stages, "no notebooks/specs/*.toml"
+    stages = {m.stage for m in all_manifests() if m.notebook}
+    assert stages, "no manifest has a [notebook] table"
     assert stages == {stage_of(p) for p in SOURCE_NOTEBOOKS}
 
 
@@ -65,7 +65,7 @@ def test_source_notebook_is_what_the_generator_makes(source_notebook):
     stage, _ = source_notebook
     committed = make_notebooks.notebook_path(stage).read_text()
     assert committed == make_notebooks.render(stage), (
-        f"notebooks/source/{stage} is stale: run `python -m autograder.make_notebooks`"
+        f"notebooks/source/{stage} is stale: run `make notebooks`"
     )
 
 
@@ -73,7 +73,9 @@ def test_writefile_cells_are_the_solution_files_exactly(source_notebook):
     stage, nb = source_notebook
     files = written_files(nb)
     expected = {
-        f"{make_notebooks.APP_FOLDER}/{rel.as_posix()}": (SOLUTIONS / stage / rel).read_text()
+        f"{make_notebooks.APP_FOLDER}/{rel.as_posix()}": only_own_markers(
+            (SOLUTIONS / stage / rel).read_text(), str(rel), stage[:2]
+        )
         for rel in source_files(SOLUTIONS / stage)
     }
     assert sorted(files) == sorted(expected), "the notebook must write every file, and only those"
@@ -87,6 +89,7 @@ def test_every_exercise_has_a_graded_test_cell(source_notebook):
         region.exercise
         for rel in source_files(SOLUTIONS / stage)
         for region in find_regions((SOLUTIONS / stage / rel).read_text(), str(rel))
+        if region.lesson == stage[:2]
     }
     tested = {
         exercise
@@ -96,7 +99,7 @@ def test_every_exercise_has_a_graded_test_cell(source_notebook):
     }
     assert in_solutions, f"solutions/{stage} has no exercise"
     assert in_solutions <= tested, f"no graded test cell for {sorted(in_solutions - tested)}"
-    checked = {c.exercise for c in load_lesson(stage[:2]).checks}
+    checked = {c.exercise for c in load_checks(stage[:2]).checks}
     assert tested <= checked, (
         f"test cells name exercises the grader has no check for: {tested - checked}"
     )

@@ -1,4 +1,4 @@
-"""Solution regions and the starters made from them (autograder/regions.py, make_lessons.py)."""
+"""Solution regions and the starters made from them (autograder/authoring/regions.py)."""
 
 import shutil
 import subprocess
@@ -7,15 +7,15 @@ import textwrap
 
 import pytest
 
-from autograder.apps import start_dev_server
+from autograder.authoring.make_lessons import expected_lesson, solution_stages
+from autograder.authoring.regions import RegionError, find_regions, make_starter
 from autograder.client import Probe
 from autograder.harness import Harness
-from autograder.make_lessons import expected_lesson, solution_stages
 from autograder.paths import LESSONS
-from autograder.regions import RegionError, find_regions, make_starter
+from autograder.stages import lesson01, start_stack
 
 README = "lessons/01_basics/README.md"
-MAKE_LESSONS = [sys.executable, "-m", "autograder.make_lessons"]
+MAKE_LESSONS = [sys.executable, "-m", "autograder.authoring.make_lessons"]
 
 PYTHON_SOURCE = textwrap.dedent(
     """\
@@ -119,7 +119,7 @@ def test_every_generated_starter_is_valid_code(stage, tmp_path):
 
 def test_the_starter_boots_and_a_stubbed_event_says_it_is_not_implemented():
     with Harness() as harness:
-        app = start_dev_server(harness, LESSONS / "01_basics")
+        app = start_stack(harness, lesson01.start, LESSONS / "01_basics")
         with Probe(app.url, name="student") as probe:
             ack = probe.call("server_time")
             error = probe.expect("error", where=lambda d: d.get("event") == "server_time")

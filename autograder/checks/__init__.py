@@ -1,37 +1,22 @@
-"""What a check is, and the registry the lesson modules fill.
+"""What a check is, and the registry each lesson's module fills.
 
-A check is one behaviour of one exercise. It raises CheckFailed with what it sent,
-what it expected and what came back; anything else it raises is reported as an error.
+A check is one behaviour of one exercise. It raises CheckFailed with what it sent, what it
+expected and what came back; anything else it raises is reported as an error. Its points, and
+the order checks run in, come from the lesson's manifest (course/NN_name.toml).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from ..failures import CheckFailed, CheckSkipped
+from ..manifest import LessonManifest, ManifestError, load_manifest
 
-class CheckFailed(AssertionError):
-    def __init__(
-        self,
-        summary: str,
-        *,
-        sent: Any = None,
-        expected: Any = None,
-        received: Any = None,
-        hint: str | None = None,
-    ):
-        super().__init__(summary)
-        self.summary = summary
-        self.sent = sent
-        self.expected = expected
-        self.received = received
-        self.hint = hint
-
-
-class CheckSkipped(Exception):
-    """The check could not run here (e.g. no browser); the message says what to install."""
+__all__ = ["Check", "CheckFailed", "CheckSet", "CheckSkipped", "load_checks"]
 
 
 @dataclass(frozen=True)
@@ -47,41 +32,76 @@ class Check:
     time_scale: float = 1.0
 
     @property
+    def name(self) -> str:
+        return self.run.__name__
+
+    @property
     def id(self) -> str:
-        return f"{self.exercise}:{self.run.__name__}"
+        return f"{self.exercise}:{self.name}"
 
 
-@dataclass
-class Lesson:
-    """A stage's grading definition, built by its module under autograder/checks/."""
+@dataclass(frozen=True)
+class _Registered:
+    exercise: str
+    title: str
+    run: Callable[[Any], None]
+    hint: str
+    browser: bool
+    time_scale: float
 
-    number: str
-    exercises: dict[str, str]  # exercise id -> short title
-    start: Callable[[Any, Any], Any]  # (harness, stage_dir) -> running app
-    checks: list[Check] = field(default_factory=list)
-    # `make run`'s start, when it differs from the grader's (e.g. an existing Redis at
-    # REDIS_URL, slower tasks); None means `start`.
-    serve: Callable[[Any, Any], Any] | None = None
+
+class CheckSet:
+    """One lesson's checks: ``CHECKS = CheckSet("01")`` and ``@CHECKS.check("1.1", "...")``."""
+
+    def __init__(self, number: str):
+        self.number = number
+        self._registered: list[_Registered] = []
 
     def check(
         self,
         exercise: str,
         title: str,
-        points: int = 1,
         hint: str = "",
         browser: bool = False,
         time_scale: float = 1.0,
     ):
-        if exercise not in self.exercises:
-            raise ValueError(f"unknown exercise {exercise} in lesson {self.number}")
-
         def register(function):
-            self.checks.append(Check(exercise, title, points, function, hint, browser, time_scale))
+            self._registered.append(
+                _Registered(exercise, title, function, hint, browser, time_scale)
+            )
             return function
 
         return register
 
+    @cached_property
+    def manifest(self) -> LessonManifest:
+        return load_manifest(self.number)
 
-def load_lesson(number: str) -> Lesson:
-    module = importlib.import_module(f"autograder.checks.lesson{number.zfill(2)}")
-    return module.LESSON
+    @cached_property
+    def checks(self) -> list[Check]:
+        """In the manifest's order, with the manifest's points; the two must list the same."""
+        by_name = {r.run.__name__: r for r in self._registered}
+        listed = {name: e.id for e in self.manifest.exercises for name in e.check_names}
+        where = self.manifest.path.name
+        for name, registered in by_name.items():
+            if listed.get(name) != registered.exercise:
+                raise ManifestError(
+                    f"{where} does not list check {name!r} under exercise {registered.exercise}"
+                )
+        missing = sorted(set(listed) - set(by_name))
+        if missing:
+            raise ManifestError(f"{where} lists checks that do not exist: {missing}")
+        return [
+            Check(r.exercise, r.title, points, r.run, r.hint, r.browser, r.time_scale)
+            for exercise in self.manifest.exercises
+            for name, points in exercise.checks
+            for r in [by_name[name]]
+        ]
+
+    def for_exercise(self, exercise: str) -> list[Check]:
+        return [c for c in self.checks if c.exercise == exercise]
+
+
+def load_checks(number: str) -> CheckSet:
+    module = importlib.import_module(f"{__name__}.lesson{number.zfill(2)}")
+    return module.CHECKS

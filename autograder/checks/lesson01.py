@@ -1,21 +1,17 @@
 """Lesson 01 checks: events, emit/send, broadcast, acknowledgements, connect/disconnect."""
 
+from __future__ import annotations
+
 import time
 
-from ..apps import start_dev_server
-from . import CheckFailed, Lesson
+from ..browser import expect_text
+from ..context import CheckContext
+from ..failures import CheckFailed
+from ..stages import Stack
+from . import CheckSet
 
-LESSON = Lesson(
-    number="01",
-    exercises={
-        "1.1": "connect/disconnect keep a live user count",
-        "1.2": "broadcast a chat message to everyone",
-        "1.3": "acknowledge with the server's time",
-        "1.4": "send() an echo to the sender only",
-        "1.5": "the page shows status and transport (JavaScript)",
-    },
-    start=lambda harness, stage_dir: start_dev_server(harness, stage_dir, "app.py"),
-)
+CHECKS = CheckSet("01")
+Context = CheckContext[Stack]
 
 CLOCK_TOLERANCE = 60.0  # seconds between the app's clock and ours that still count as "now"
 
@@ -24,13 +20,12 @@ def _count(data):
     return data.get("count") if isinstance(data, dict) else None
 
 
-@LESSON.check(
+@CHECKS.check(
     "1.1",
     "a new connection sends user_count to everyone",
-    points=2,
     hint="In on_connect, add request.sid to connected_sids, then broadcast_user_count().",
 )
-def connect_announces_user_count(ctx):
+def connect_announces_user_count(ctx: Context) -> None:
     first = ctx.client("client A").connect()
     counted = first.expect(
         "user_count",
@@ -54,13 +49,12 @@ def connect_announces_user_count(ctx):
     )
 
 
-@LESSON.check(
+@CHECKS.check(
     "1.1",
     "a disconnect sends the lower user_count to those left",
-    points=2,
     hint="In on_disconnect, discard request.sid, then broadcast_user_count().",
 )
-def disconnect_announces_user_count(ctx):
+def disconnect_announces_user_count(ctx: Context) -> None:
     stays = ctx.client("client A").connect()
     leaves = ctx.client("client B").connect()
     counted = stays.expect(
@@ -80,13 +74,12 @@ def disconnect_announces_user_count(ctx):
     )
 
 
-@LESSON.check(
+@CHECKS.check(
     "1.2",
     "a chat message reaches every client, the sender too",
-    points=2,
     hint='emit("chat_message", message, broadcast=True) sends to every connected client.',
 )
-def chat_message_is_broadcast(ctx):
+def chat_message_is_broadcast(ctx: Context) -> None:
     sender = ctx.client("client A").connect()
     other = ctx.client("client B").connect()
     payload = {"name": "ada", "text": "hello from the grader"}
@@ -119,13 +112,12 @@ def chat_message_is_broadcast(ctx):
             )
 
 
-@LESSON.check(
+@CHECKS.check(
     "1.2",
     "a broadcast chat message carries sent_at, the server time",
-    points=1,
     hint='Add "sent_at": time.time() to the message dict before you emit it.',
 )
-def chat_message_has_timestamp(ctx):
+def chat_message_has_timestamp(ctx: Context) -> None:
     sender = ctx.client("client A").connect()
     payload = {"name": "lin", "text": "what time is it?"}
     sent = f'client A emits "chat_message" with {payload}'
@@ -146,13 +138,12 @@ def chat_message_has_timestamp(ctx):
         )
 
 
-@LESSON.check(
+@CHECKS.check(
     "1.3",
     "server_time is acknowledged with the server's clock",
-    points=2,
     hint="A handler's return value is the acknowledgement: return a dict.",
 )
-def server_time_is_acknowledged(ctx):
+def server_time_is_acknowledged(ctx: Context) -> None:
     probe = ctx.client().connect()
     ack = probe.call("server_time")
     value = ack.get("server_time") if isinstance(ack, dict) else None
@@ -165,13 +156,12 @@ def server_time_is_acknowledged(ctx):
         )
 
 
-@LESSON.check(
+@CHECKS.check(
     "1.4",
     "send() echoes to the sender and to nobody else",
-    points=2,
     hint='send(f"echo: {text}") answers the client that sent the message; it does not broadcast.',
 )
-def send_echoes_to_sender_only(ctx):
+def send_echoes_to_sender_only(ctx: Context) -> None:
     sender = ctx.client("client A").connect()
     other = ctx.client("client B").connect()
     sent = 'client A calls send("ping-42") (the unnamed "message" event)'
@@ -185,17 +175,14 @@ def send_echoes_to_sender_only(ctx):
     other.expect_nothing("message", sent=sent, why="client B receives no echo (not a broadcast)")
 
 
-@LESSON.check(
+@CHECKS.check(
     "1.5",
     "the page shows connected over websocket",
-    points=2,
     browser=True,
-    hint='In static/chat.js, on "connect" write the status and '
+    hint='In static/app.js, on "connect" write the status and '
     'socket.io.engine.transport.name; listen for the engine\'s "upgrade".',
 )
-def page_shows_status_and_transport(ctx):
-    from .browser_expect import expect_text
-
+def page_shows_status_and_transport(ctx: Context) -> None:
     page = ctx.browser().new_page()
     page.goto(ctx.url + "/")
     expect_text(page, "#status", "connected", sent=f"open {ctx.url}/ in Chromium")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 import uuid
 
@@ -10,84 +9,28 @@ import requests
 import socketio
 
 from .. import settings
-from ..apps import RunningApp, start_dev_server
-from . import CheckFailed, Lesson
+from ..browser import expect_text, page_sleep
+from ..client import close_without_waiting, try_connect
+from ..context import CheckContext
+from ..failures import CheckFailed
+from ..stages import Stack
+from ..stages.common import CHAT, NOTIFICATIONS, TOKENS
+from ..stages.lesson02 import start
+from ..waiting import poll_until
+from . import CheckSet
 
-CHAT, NOTIFICATIONS = "/chat", "/notifications"
-TOKENS = {"alice": "alice-dev-token", "bob": "bob-dev-token", "carol": "carol-dev-token"}
+CHECKS = CheckSet("02")
+Context = CheckContext[Stack]
+
 POOL_CYCLES = 200
 POOL_TIMEOUT = 1.0  # seconds a connect may wait for a pooled DB connection in the pool check
-APP_POOL_TIMEOUT = 3.0  # the same for the app every other check uses
-PING_INTERVAL = 5  # short, so a dropped polling client is noticed quickly
 QUEUEPOOL_ERROR = "QueuePool limit of size 5 overflow 10 reached"
 DISALLOWED_ORIGIN = "http://evil.example"
 
 
-def app_env(harness, pool_timeout: float) -> dict:
-    database = harness.log_dir / f"lesson02-{uuid.uuid4().hex[:8]}.sqlite3"
-    return {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "DB_POOL_TIMEOUT": str(pool_timeout),
-        "CHAT_TOKENS": ",".join(f"{token}:{user}" for user, token in TOKENS.items()),
-        "PING_INTERVAL": str(PING_INTERVAL),
-    }
-
-
-def start(harness, stage_dir, pool_timeout: float = APP_POOL_TIMEOUT) -> RunningApp:
-    """``python run.py`` with a private SQLite file and the grader's tokens."""
-    return start_dev_server(harness, stage_dir, "run.py", env=app_env(harness, pool_timeout))
-
-
-LESSON = Lesson(
-    number="02",
-    exercises={
-        "2.1": "authenticate the token in the auth dict on connect",
-        "2.2": "remove the DB session when a client disconnects",
-        "2.3": "store a chat message and broadcast it on /chat",
-        "2.4": "read the chat history from the database",
-        "2.5": "answer malformed payloads with an error",
-        "2.6": "announce who left on /notifications (multiplexed)",
-        "2.7": "the page shows history on join and refusals (JavaScript)",
-    },
-    start=start,
-)
-
-
 # -- helpers ----------------------------------------------------------------
-def _close_quickly(client: socketio.Client) -> None:
-    # Werkzeug never answers the websocket close frame: do not wait for it.
-    websocket = getattr(client.eio, "ws", None)
-    if websocket is not None:
-        websocket.close = functools.partial(websocket.close, timeout=0.05)
-
-
-def attempt_connect(
-    url: str, auth=None, namespaces=(CHAT,), headers=None, transport: str = "websocket"
-) -> tuple[bool, str | None]:
-    """Connect for real; (accepted, the refusal message the server sent, if any)."""
-    client = socketio.Client(reconnection=False)
-    refusals: list = []
-
-    def on_refused(data=None):
-        refusals.append(data.get("message") if isinstance(data, dict) else data)
-        _close_quickly(client)
-
-    for namespace in namespaces:
-        client.on("connect_error", on_refused, namespace=namespace)
-    try:
-        client.connect(
-            url,
-            namespaces=list(namespaces),
-            auth=auth,
-            headers=headers or {},
-            transports=[transport],
-            wait_timeout=settings.EVENT_TIMEOUT,
-        )
-    except socketio.exceptions.ConnectionError as error:
-        return False, refusals[0] if refusals else str(error)
-    _close_quickly(client)
-    client.disconnect()
-    return True, None
+def attempt_connect(url: str, auth=None, namespaces=(CHAT,), headers=None, transport="websocket"):
+    return try_connect(url, auth, namespaces, headers, transport)
 
 
 def chat_client(ctx, user: str, namespaces=(CHAT,)):
@@ -144,37 +87,34 @@ def _ack_ok(ack) -> bool:
 
 
 # -- 2.1 authentication and CORS --------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "2.1",
     "no token is refused with a message; a valid token is accepted",
-    points=1,
     hint="In auth.user_for, raise ConnectionRefusedError('...') when auth has no token.",
 )
-def missing_token_is_refused(ctx):
+def missing_token_is_refused(ctx: Context) -> None:
     expect_refusal(ctx.url, None, "no auth at all")
     expect_refusal(ctx.url, {}, "an empty auth dict")
 
 
-@LESSON.check(
+@CHECKS.check(
     "2.1",
     "a wrong token is refused with a message; a valid one is accepted",
-    points=2,
     hint="Compare the token with the CHAT_TOKENS config (hmac.compare_digest) and refuse "
     "an unknown one with ConnectionRefusedError.",
 )
-def wrong_token_is_refused(ctx):
+def wrong_token_is_refused(ctx: Context) -> None:
     expect_refusal(ctx.url, {"token": "not-a-real-token"}, "an unknown token")
     expect_refusal(ctx.url, {"token": 12345}, "a token that is not a string")
 
 
-@LESSON.check(
+@CHECKS.check(
     "2.1",
     "a disallowed Origin gets HTTP 400; an allowed one connects",
-    points=1,
     hint="CORS is checked before any handler runs: socketio.init_app(..., "
     'cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"]) in factory.create_app.',
 )
-def only_allowed_origins_connect(ctx):
+def only_allowed_origins_connect(ctx: Context) -> None:
     handshake = f"{ctx.url}/socket.io/?EIO=4&transport=polling"
     refused = requests.get(handshake, headers={"Origin": DISALLOWED_ORIGIN}, timeout=5)
     if refused.status_code != 400:
@@ -207,76 +147,74 @@ def only_allowed_origins_connect(ctx):
 
 
 # -- 2.2 DB session cleanup ---------------------------------------------------
-def _pool_error_in(app: RunningApp) -> str | None:
-    for line in app.process.log_tail(400).splitlines():
+def _pool_error_in(stack: Stack) -> str | None:
+    for line in stack.app.log_tail(400).splitlines():
         if "QueuePool limit" in line:
             return line.strip()
     return None
 
 
-@LESSON.check(
+@CHECKS.check(
     "2.2",
     f"{POOL_CYCLES} connect/disconnect cycles do not exhaust the DB pool",
-    points=3,
     time_scale=3.0,
     hint="At the end of BaseSocket.on_disconnect call db.session.remove(): this connection's "
     "session ends there, and its pooled DB connection goes back.",
 )
-def disconnects_return_db_connections(ctx):
+def disconnects_return_db_connections(ctx: Context) -> None:
     # Its own app, so a leak here cannot starve the other checks of DB connections.
-    app = start(ctx.harness, ctx.stage_dir, pool_timeout=POOL_TIMEOUT)
-    try:
-        for cycle in range(1, POOL_CYCLES + 1):
-            client = socketio.Client(reconnection=False)
-            refusals: list = []
-            client.on(
-                "connect_error",
-                lambda data=None, c=client, r=refusals: (r.append(data), _close_quickly(c)),
-                namespace=CHAT,
+    own = start(ctx.side_processes(), ctx.stage_dir, pool_timeout=POOL_TIMEOUT)
+    for cycle in range(1, POOL_CYCLES + 1):
+        client = socketio.Client(reconnection=False)
+        refusals: list = []
+        client.on(
+            "connect_error",
+            lambda data=None, c=client, r=refusals: (
+                r.append(data),
+                close_without_waiting(c, 0.05),
+            ),
+            namespace=CHAT,
+        )
+        try:
+            client.connect(
+                own.url,
+                namespaces=[CHAT],
+                auth={"token": TOKENS["alice"]},
+                transports=["websocket"],
+                wait_timeout=POOL_TIMEOUT + settings.EVENT_TIMEOUT,
             )
-            try:
-                client.connect(
-                    app.url,
-                    namespaces=[CHAT],
-                    auth={"token": TOKENS["alice"]},
-                    transports=["websocket"],
-                    wait_timeout=POOL_TIMEOUT + settings.EVENT_TIMEOUT,
-                )
-            except socketio.exceptions.ConnectionError as error:
-                refusal = refusals[0].get("message") if refusals else str(error)
-                logged = _pool_error_in(app)
-                raise CheckFailed(
-                    f"connection {cycle} of {POOL_CYCLES} was refused",
-                    sent=f"{POOL_CYCLES} connect/disconnect cycles on /chat, one after another "
-                    f"(pool_size=5, max_overflow=10, pool_timeout={POOL_TIMEOUT:g} s)",
-                    expected="every cycle to connect: each disconnect returns its DB connection",
-                    received=f"refused: {refusal!r}; the app's log says: "
-                    + (logged or "(no QueuePool error)\n" + app.process.log_tail()),
-                ) from error
-            _close_quickly(client)
-            client.disconnect()
-        logged = _pool_error_in(app)
-        if logged:
+        except socketio.exceptions.ConnectionError as error:
+            refusal = refusals[0].get("message") if refusals else str(error)
+            logged = _pool_error_in(own)
             raise CheckFailed(
-                "the DB pool ran out while clients connected and disconnected",
-                sent=f"{POOL_CYCLES} connect/disconnect cycles on /chat",
-                expected="no pool errors",
-                received=logged,
-            )
-    finally:
-        ctx.harness.stop(app.process)
+                f"connection {cycle} of {POOL_CYCLES} was refused",
+                sent=f"{POOL_CYCLES} connect/disconnect cycles on /chat, one after another "
+                f"(pool_size=5, max_overflow=10, pool_timeout={POOL_TIMEOUT:g} s)",
+                expected="every cycle to connect: each disconnect returns its DB connection",
+                received=f"refused: {refusal!r}; the app's log says: "
+                + (logged or "(no QueuePool error)\n" + own.app.log_tail()),
+            ) from error
+        close_without_waiting(client, 0.05)
+        client.disconnect()
+    logged = _pool_error_in(own)
+    if logged:
+        raise CheckFailed(
+            "the DB pool ran out while clients connected and disconnected",
+            sent=f"{POOL_CYCLES} connect/disconnect cycles on /chat",
+            expected="no pool errors",
+            received=logged,
+        )
 
 
 # -- 2.3 send_message -----------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "2.3",
     "send_message is stored, acknowledged and broadcast on /chat with its sender",
-    points=2,
     hint="In ChatNamespace.on_send_message: db.session.add(Message(...)), commit, "
     'self.emit("message", message.to_dict()), return {"ok": True, "id": message.id}. '
     "Take the user from the socket session (self.current_user()), never from self.",
 )
-def send_message_is_broadcast(ctx):
+def send_message_is_broadcast(ctx: Context) -> None:
     alice = chat_client(ctx, "alice")
     bob = chat_client(ctx, "bob")  # connects after alice: state on self would now say bob
     text = f"hello from the grader {uuid.uuid4().hex[:6]}"
@@ -309,14 +247,13 @@ def send_message_is_broadcast(ctx):
 
 
 # -- 2.4 history ------------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "2.4",
     "a client that joins late gets the history, oldest first, limited",
-    points=2,
     hint="In ChatNamespace.on_get_history select the newest `limit` messages "
     "(order_by(Message.id.desc()).limit(limit)), then reverse them.",
 )
-def late_joiner_gets_history(ctx):
+def late_joiner_gets_history(ctx: Context) -> None:
     alice = chat_client(ctx, "alice")
     tag = uuid.uuid4().hex[:6]
     texts = [f"first {tag}", f"second {tag}"]
@@ -371,14 +308,13 @@ MALFORMED = [
 ]
 
 
-@LESSON.check(
+@CHECKS.check(
     "2.5",
     "malformed payloads get an error reply while others are served",
-    points=2,
     hint='In validation.chat_text raise BadPayload("...") for each malformed case; '
     "reply_with_error turns it into {'ok': False, 'error': ...}.",
 )
-def malformed_payloads_get_errors(ctx):
+def malformed_payloads_get_errors(ctx: Context) -> None:
     alice = chat_client(ctx, "alice")
     bob = chat_client(ctx, "bob")
     for what, payload in MALFORMED:
@@ -443,13 +379,12 @@ def malformed_payloads_get_errors(ctx):
 
 
 # -- 2.6 multiplexing ----------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "2.6",
     "/chat and /notifications share one connection; joins and leaves are announced",
-    points=2,
     hint='In ChatNamespace.left emit "notice" with namespace=self.notifications, like joined().',
 )
-def namespaces_share_one_connection(ctx):
+def namespaces_share_one_connection(ctx: Context) -> None:
     alice = chat_client(ctx, "alice", namespaces=(CHAT, NOTIFICATIONS))
     connected = sorted(alice.sio.namespaces)
     if connected != sorted([CHAT, NOTIFICATIONS]):
@@ -507,17 +442,14 @@ def namespaces_share_one_connection(ctx):
 
 
 # -- 2.7 the browser --------------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "2.7",
     "the page shows a refusal's reason, then the history after signing in",
-    points=2,
     browser=True,
     hint='In static/app.js: on chat "connect" emitWithAck("get_history") and show the '
     'messages; on "connect_error" write err.message into #error.',
 )
-def page_shows_history_and_refusals(ctx):
-    from .browser_expect import expect_text
-
+def page_shows_history_and_refusals(ctx: Context) -> None:
     earlier = f"posted before you came {uuid.uuid4().hex[:6]}"
     poster = chat_client(ctx, "bob")
     poster.call("send_message", {"text": earlier}, namespace=CHAT)
@@ -535,11 +467,12 @@ def page_shows_history_and_refusals(ctx):
     sent = f'sign in with "{TOKENS["alice"]}" after bob posted {earlier!r}'
     expect_text(page, "#status", "connected", sent=sent)
     last = page.locator("#messages li").last
-    deadline = time.monotonic() + settings.BROWSER_TIMEOUT
-    while time.monotonic() < deadline:
-        if earlier in (last.text_content(timeout=1000) or ""):
-            return
-        page.wait_for_timeout(100)
+
+    def shows_earlier() -> bool:
+        return earlier in (last.text_content(timeout=1000) or "")
+
+    if poll_until(shows_earlier, settings.BROWSER_TIMEOUT, sleep=page_sleep(page)):
+        return
     raise CheckFailed(
         "the page did not show the history after signing in",
         sent=sent,

@@ -2,86 +2,32 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import requests
 
 from .. import settings
-from ..apps import RunningApp, start_dev_server
+from ..browser import expect_text, page_sleep
 from ..client import Probe
-from ..harness import Harness, StartError
-from ..services import redis_for_run, start_celery_worker, start_redis
-from . import CheckFailed, Lesson
+from ..context import CheckContext
+from ..failures import CheckFailed
+from ..stages import QueueStack
+from ..stages.common import CHAT, REPORTS, TOKENS
+from ..stages.lesson03 import REPORT_STEP_SECONDS, REPORT_STEPS, start_second_server
+from ..waiting import poll_until
+from . import CheckSet
 
-REPORTS, CHAT = "/reports", "/chat"
-TOKENS = {"alice": "alice-dev-token", "bob": "bob-dev-token", "carol": "carol-dev-token"}
-CELERY_APP = "make_celery:celery_app"
-REPORT_STEPS = 10
-REPORT_STEP_SECONDS = 0.2  # a report takes about 2 s in the grader (0.8 s a step in make run)
+CHECKS = CheckSet("03")
+Context = CheckContext[QueueStack]
+
 REPORT_TIMEOUT = REPORT_STEPS * REPORT_STEP_SECONDS + 8  # queueing, a busy machine
 PERCENTS = [round(100 * step / REPORT_STEPS) for step in range(REPORT_STEPS + 1)]
-PING_INTERVAL = 5
-
-
-def app_env(harness: Harness, redis_url: str) -> dict:
-    database = harness.log_dir / f"lesson03-{uuid.uuid4().hex[:8]}.sqlite3"
-    return {
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "CHAT_TOKENS": ",".join(f"{token}:{user}" for user, token in TOKENS.items()),
-        "PING_INTERVAL": str(PING_INTERVAL),
-        "REPORT_STEPS": str(REPORT_STEPS),
-        "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS),
-        "QUEUE_RETRY_SECONDS": "20",
-    }
-
-
-def start_stage(harness: Harness, stage_dir, redis, env: dict) -> RunningApp:
-    """The web app first (it creates the tables), then the worker that shares its database."""
-    app = start_dev_server(harness, stage_dir, "run.py", env=env)
-    try:
-        worker = start_celery_worker(harness, stage_dir, CELERY_APP, env)
-    except StartError:
-        harness.stop(app.process)
-        raise
-    owned = [p for p in (worker, redis.process) if p is not None]
-    app.extra = {"redis": redis, "worker": worker, "env": env, "processes": owned}
-    return app
-
-
-def start(harness: Harness, stage_dir) -> RunningApp:
-    """A private redis-server, ``python run.py`` and ``celery ... worker``, all on this machine."""
-    redis = start_redis(harness)
-    try:
-        return start_stage(harness, stage_dir, redis, app_env(harness, redis.url))
-    except StartError:
-        harness.stop(redis.process)
-        raise
-
-
-def serve(harness: Harness, stage_dir) -> RunningApp:
-    """`make run`: REDIS_URL if it answers, else a private Redis; reports at their own pace."""
-    redis = redis_for_run(harness)
-    return start_stage(harness, stage_dir, redis, {"REDIS_URL": redis.url})
-
-
-LESSON = Lesson(
-    number="03",
-    exercises={
-        "3.1": "record a report, join its room, then queue the task",
-        "3.2": "run every Celery task inside the Flask app context",
-        "3.3": "emit progress and the result to the room from the worker",
-        "3.4": "authorize a watcher, join the room, answer with the current state",
-        "3.5": "the page shows the progress bar and the result (JavaScript)",
-    },
-    start=start,
-    serve=serve,
-)
 
 
 # -- helpers ----------------------------------------------------------------------
-def reports_client(ctx, user: str, url: str | None = None, name: str | None = None) -> Probe:
+def reports_client(
+    ctx: Context, user: str, url: str | None = None, name: str | None = None
+) -> Probe:
     probe = ctx.client(name or user, url=url, namespaces=[REPORTS], auth={"token": TOKENS[user]})
     return probe.connect()
 
@@ -130,13 +76,13 @@ def wait_for_result(probe: Probe, report_id: str, sent: str) -> tuple[list, dict
     return progress, result
 
 
-def status(ctx, report_id: str, user: str, url: str | None = None) -> requests.Response:
+def status(ctx: Context, report_id: str, user: str, url: str | None = None) -> requests.Response:
     headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
     return requests.get(f"{url or ctx.url}/api/reports/{report_id}", headers=headers, timeout=5)
 
 
-def worker_output(ctx) -> str:
-    return ctx.app.extra["worker"].log_tail()
+def worker_output(ctx: Context) -> str:
+    return ctx.stack.worker.log_tail()
 
 
 def events_of(probe: Probe, report_id: str) -> list:
@@ -148,14 +94,13 @@ def not_implemented(ack) -> bool:
 
 
 # -- 3.1 start_report -----------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "3.1",
     "start_report stores the report for its user and acknowledges it",
-    points=2,
     hint="In ReportsNamespace.on_start_report: db.session.add(Report(...)), commit, "
     "join_room(report.room), queue_report(report), return {'ok': True, 'report': ...}.",
 )
-def start_report_is_recorded(ctx):
+def start_report_is_recorded(ctx: Context) -> None:
     alice = reports_client(ctx, "alice")
     title = f"grader report {uuid.uuid4().hex[:6]}"
     report = start_report(alice, title)
@@ -196,14 +141,13 @@ def start_report_is_recorded(ctx):
 
 
 # -- 3.2 the app context ----------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "3.2",
     "the worker builds the report from the database and stores the result",
-    points=2,
     hint="In celery_init_app, FlaskTask.__call__ must run self.run(*args, **kwargs) inside "
     "`with app.app_context():`; without it db.session and current_app fail in the worker.",
 )
-def report_is_built_in_the_worker(ctx):
+def report_is_built_in_the_worker(ctx: Context) -> None:
     chat = ctx.client("alice on /chat", namespaces=[CHAT], auth={"token": TOKENS["alice"]})
     chat.connect()
     for text in ("one for the report", "two for the report"):
@@ -211,13 +155,14 @@ def report_is_built_in_the_worker(ctx):
     alice = reports_client(ctx, "alice")
     report_id = start_report(alice)["report_id"]
     sent = f"alice posts 2 chat messages, starts report {report_id}, then polls its status"
-    deadline = time.monotonic() + REPORT_TIMEOUT
     report: dict = {}
-    while time.monotonic() < deadline:
-        report = status(ctx, report_id, "alice").json().get("report") or {}
-        if report.get("state") in ("done", "failed"):
-            break
-        time.sleep(0.2)
+
+    def finished() -> bool:
+        report.clear()
+        report.update(status(ctx, report_id, "alice").json().get("report") or {})
+        return report.get("state") in ("done", "failed")
+
+    poll_until(finished, REPORT_TIMEOUT, interval=0.2)
     result = report.get("result") or {}
     if report.get("state") != "done":
         raise CheckFailed(
@@ -227,7 +172,7 @@ def report_is_built_in_the_worker(ctx):
             received=f"{report}\nThe worker's last output:\n{worker_output(ctx)}",
         )
     built_by = result.get("built_by") or {}
-    worker_pid, app_pid = ctx.app.extra["worker"].pid, ctx.app.process.pid
+    worker_pid, app_pid = ctx.stack.worker.pid, ctx.stack.app.pid
     if built_by.get("pid") != worker_pid or worker_pid == app_pid:
         raise CheckFailed(
             "the result was not built by the Celery worker process",
@@ -245,20 +190,19 @@ def report_is_built_in_the_worker(ctx):
 
 
 # -- 3.3 emits from the worker --------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "3.3",
     "the worker's progress (0-100 %, in order) and result reach its room and no other",
-    points=3,
     hint="In tasks.emit_to_room: worker_socketio(current_app.config['REDIS_URL']).emit("
     "event, data, to=room, namespace=REPORTS).",
 )
-def progress_reaches_only_its_room(ctx):
+def progress_reaches_only_its_room(ctx: Context) -> None:
     alice = reports_client(ctx, "alice")
     bob = reports_client(ctx, "bob")
     alice_id = start_report(alice)["report_id"]
     bob_id = start_report(bob)["report_id"]
     sent = f"alice starts report {alice_id}, bob starts report {bob_id}, at the same time"
-    worker_pid, app_pid = ctx.app.extra["worker"].pid, ctx.app.process.pid
+    worker_pid, app_pid = ctx.stack.worker.pid, ctx.stack.app.pid
     for probe, report_id, other in ((alice, alice_id, bob_id), (bob, bob_id, alice_id)):
         try:
             progress, result = wait_for_result(probe, report_id, sent)
@@ -302,14 +246,13 @@ def progress_reaches_only_its_room(ctx):
 
 
 # -- 3.4 watch: authorization and resync -----------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "3.4",
     "watching another user's report is refused; the owner's second client gets its events",
-    points=2,
     hint="In ReportsNamespace.on_watch: load the Report, raise BadPayload unless "
     "report.user == self.current_user(), then join_room(report.room) and return its state.",
 )
-def watching_another_users_report_is_refused(ctx):
+def watching_another_users_report_is_refused(ctx: Context) -> None:
     alice = reports_client(ctx, "alice")
     bob = reports_client(ctx, "bob")
     report_id = start_report(alice)["report_id"]
@@ -351,14 +294,13 @@ def watching_another_users_report_is_refused(ctx):
         )
 
 
-@LESSON.check(
+@CHECKS.check(
     "3.4",
     "a client that reconnects mid-report gets the current state, then the result",
-    points=2,
     hint="on_watch joins the room first, then reads the report (db.session.refresh) and "
     "returns report.to_dict(): the state now, not the one the client last saw.",
 )
-def a_reconnecting_client_resyncs(ctx):
+def a_reconnecting_client_resyncs(ctx: Context) -> None:
     first = reports_client(ctx, "alice", name="alice before the reconnect")
     report_id = start_report(first)["report_id"]
     sent = f"alice starts report {report_id}"
@@ -373,12 +315,13 @@ def a_reconnecting_client_resyncs(ctx):
     first.disconnect()
     sent += f", disconnects at {seen['percent']} %"
     moved_on: dict = {}
-    deadline = time.monotonic() + REPORT_TIMEOUT
-    while time.monotonic() < deadline:  # the report goes on without her
-        moved_on = status(ctx, report_id, "alice").json().get("report") or {}
-        if moved_on.get("percent", 0) >= seen["percent"] + 20:
-            break
-        time.sleep(0.05)
+
+    def went_on_without_her() -> bool:
+        moved_on.clear()
+        moved_on.update(status(ctx, report_id, "alice").json().get("report") or {})
+        return moved_on.get("percent", 0) >= seen["percent"] + 20
+
+    poll_until(went_on_without_her, REPORT_TIMEOUT, interval=0.05)
     again = reports_client(ctx, "alice", name="alice after the reconnect")
     sent += f", reconnects when the report is at {moved_on.get('percent')} % and watches it"
     ack = again.call("watch", {"report_id": report_id}, namespace=REPORTS)
@@ -394,53 +337,46 @@ def a_reconnecting_client_resyncs(ctx):
         wait_for_result(again, report_id, sent)
 
 
-@LESSON.check(
+@CHECKS.check(
     "3.4",
     "a client on a second web server receives the room's events through Redis",
-    points=2,
     hint="Both servers subscribe to the same REDIS_URL (init_app(..., message_queue=...)); "
     "on_watch puts the client into the room on whichever server it is connected to.",
 )
-def a_second_server_delivers_the_room(ctx):
-    second = start_dev_server(ctx.harness, ctx.stage_dir, "run.py", env=ctx.app.extra["env"])
-    try:
-        alice = reports_client(ctx, "alice", name="alice on server A")
-        other = reports_client(ctx, "alice", url=second.url, name="alice on server B")
-        report_id = start_report(alice)["report_id"]
-        sent = f"alice starts report {report_id} on server A; her client on B watches it"
-        ack = other.call("watch", {"report_id": report_id}, namespace=REPORTS)
-        if not isinstance(ack, dict) or ack.get("ok") is not True:
-            raise CheckFailed(
-                "server B refused to let alice watch her own report",
-                sent=sent,
-                expected='{"ok": True, "report": {...}} (both servers share the database)',
-                received=ack,
-            )
-        progress, result = wait_for_result(other, report_id, sent)
-        if not progress or result.get("state") != "done":
-            raise CheckFailed(
-                "server B did not deliver the worker's events",
-                sent=sent,
-                expected='"progress" events and a "result" on server B',
-                received=f"{len(progress)} progress events, result {result}",
-            )
-    finally:
-        ctx.harness.stop(second.process)
+def a_second_server_delivers_the_room(ctx: Context) -> None:
+    second_url = start_second_server(ctx.side_processes(), ctx.stack)
+    alice = reports_client(ctx, "alice", name="alice on server A")
+    other = reports_client(ctx, "alice", url=second_url, name="alice on server B")
+    report_id = start_report(alice)["report_id"]
+    sent = f"alice starts report {report_id} on server A; her client on B watches it"
+    ack = other.call("watch", {"report_id": report_id}, namespace=REPORTS)
+    if not isinstance(ack, dict) or ack.get("ok") is not True:
+        raise CheckFailed(
+            "server B refused to let alice watch her own report",
+            sent=sent,
+            expected='{"ok": True, "report": {...}} (both servers share the database)',
+            received=ack,
+        )
+    progress, result = wait_for_result(other, report_id, sent)
+    if not progress or result.get("state") != "done":
+        raise CheckFailed(
+            "server B did not deliver the worker's events",
+            sent=sent,
+            expected='"progress" events and a "result" on server B',
+            received=f"{len(progress)} progress events, result {result}",
+        )
 
 
 # -- 3.5 the browser ----------------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "3.5",
     "the page's progress bar reaches 100 % and shows the result",
-    points=2,
     browser=True,
     hint='In static/app.js: reports.on("progress", showReport) and on "result"; in '
     "showReport set #report-progress's value, #report-percent, #report-state and "
     "#report-result.",
 )
-def page_shows_progress_and_result(ctx):
-    from .browser_expect import expect_text
-
+def page_shows_progress_and_result(ctx: Context) -> None:
     page = ctx.browser().new_page()
     page.goto(ctx.url + "/")
     page.fill("#token", TOKENS["carol"])
@@ -449,14 +385,15 @@ def page_shows_progress_and_result(ctx):
     page.click("#start-report")
     sent = 'sign in as carol and click "Build a report"'
     values: list = []
-    deadline = time.monotonic() + REPORT_TIMEOUT + settings.BROWSER_TIMEOUT
-    while time.monotonic() < deadline:
+
+    def reached_100() -> bool:
         value = page.eval_on_selector("#report-progress", "bar => bar.value")
         if not values or values[-1] != value:
             values.append(value)
-        if value == 100:
-            break
-        page.wait_for_timeout(50)
+        return value == 100
+
+    timeout = REPORT_TIMEOUT + settings.BROWSER_TIMEOUT
+    poll_until(reached_100, timeout, interval=0.05, sleep=page_sleep(page))
     if not values or values[-1] != 100 or len(set(values)) < 3:
         error = page.text_content("#error") or ""
         raise CheckFailed(
@@ -469,7 +406,7 @@ def page_shows_progress_and_result(ctx):
     expect_text(page, "#report-state", "done", sent=sent)
     expect_text(page, "#report-percent", "100%", sent=sent)
     shown = page.text_content("#report-result") or ""
-    worker_pid = str(ctx.app.extra["worker"].pid)
+    worker_pid = str(ctx.stack.worker.pid)
     if worker_pid not in shown:
         raise CheckFailed(
             "the page does not show the report's result",

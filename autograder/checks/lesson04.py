@@ -7,125 +7,40 @@ reads the stage's gunicorn.conf.py), the stage's own nginx site file, `celery ..
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import secrets
 import time
 import uuid
 
 import requests
 
 from .. import settings
-from ..apps import RunningApp
+from ..browser import expect_text, page_sleep
 from ..client import Probe
-from ..harness import Harness, ManagedProcess, StartError, free_port, http_ok
-from ..production import find_nginx, start_gunicorn, start_nginx
-from ..services import redis_for_run, start_celery_worker, start_redis
-from . import CheckFailed, Lesson
-from .lesson04_swarm import Swarm
+from ..context import CheckContext
+from ..failures import CheckFailed
+from ..harness import ManagedProcess, free_port
+from ..readiness import ENGINEIO_HANDSHAKE, engineio_ready
+from ..stages import ProductionStack
+from ..stages.common import CHAT, NOTIFICATIONS, REPORTS, TOKENS
+from ..stages.lesson04 import REPORT_STEP_SECONDS, REPORT_STEPS, start_instance
+from ..swarm import Swarm
+from ..waiting import poll_until
+from . import CheckSet
 
-CHAT, NOTIFICATIONS, REPORTS = "/chat", "/notifications", "/reports"
-TOKENS = {"alice": "alice-dev-token", "bob": "bob-dev-token", "carol": "carol-dev-token"}
-CELERY_APP = "make_celery:celery_app"
-REPORT_STEPS, REPORT_STEP_SECONDS = 5, 0.2
+CHECKS = CheckSet("04")
+Context = CheckContext[ProductionStack]
+
 REPORT_TIMEOUT = REPORT_STEPS * REPORT_STEP_SECONDS + 8
 SWARM_SIZE = 500  # clients held at once by one instance (bench/ goes to thousands)
 SWARM_CONNECT_TIMEOUT = 30.0
 BROADCAST_TIMEOUT = 10.0
-PING_INTERVAL = 5
-
-
-def production_env(harness: Harness, redis_url: str, origins: list[str], **extra) -> dict:
-    """What a deployment sets: a fresh random secret, explicit origins, Redis, a database."""
-    database = harness.log_dir / f"lesson04-{uuid.uuid4().hex[:8]}.sqlite3"
-    return {
-        "APP_CONFIG": "production",
-        "SECRET_KEY": secrets.token_hex(32),
-        "CORS_ALLOWED_ORIGINS": ",".join(origins),
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "CHAT_TOKENS": ",".join(f"{token}:{user}" for user, token in TOKENS.items()),
-        "PING_INTERVAL": str(PING_INTERVAL),
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
-
-
-def origins_for(*ports: int) -> list[str]:
-    return [f"http://{host}:{port}" for port in ports for host in ("127.0.0.1", "localhost")]
-
-
-def start_stack(
-    harness: Harness,
-    stage_dir,
-    redis,
-    sticky: bool,
-    need_nginx: bool = True,
-    extra_env: dict | None = None,
-) -> RunningApp:
-    """web1 and web2 (gunicorn), the Celery worker, and nginx in front of both."""
-    ports = {name: free_port() for name in ("nginx", "web1", "web2")}
-    env = production_env(harness, redis.url, origins_for(*ports.values()), **(extra_env or {}))
-    started: list[ManagedProcess] = []
-    try:
-        web1, process1 = start_gunicorn(harness, stage_dir, env, name="web1", port=ports["web1"])
-        started.append(process1)
-        web2, process2 = start_gunicorn(harness, stage_dir, env, name="web2", port=ports["web2"])
-        started.append(process2)
-        started.append(start_celery_worker(harness, stage_dir, CELERY_APP, env))
-        url = web1
-        if need_nginx or find_nginx():
-            url, nginx = start_nginx(harness, stage_dir, [web1, web2], sticky, port=ports["nginx"])
-            started.append(nginx)
-    except StartError:
-        for process in reversed(started):
-            harness.stop(process)
-        raise
-    owned = [*started[1:], *([redis.process] if redis.process else [])]
-    extra = {"instances": [web1, web2], "env": env, "processes": owned, "redis": redis}
-    extra["worker"] = started[2]
-    return RunningApp(url, process1, stage_dir, extra)
-
-
-def start(harness: Harness, stage_dir) -> RunningApp:
-    """The grader's stack. nginx without ip_hash: its websocket-only clients need none, and
-    from one address ip_hash would send them all to one instance."""
-    redis = start_redis(harness)
-    try:
-        extra = {"REPORT_STEPS": str(REPORT_STEPS), "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS)}
-        return start_stack(harness, stage_dir, redis, sticky=False, extra_env=extra)
-    except StartError:
-        harness.stop(redis.process)
-        raise
-
-
-def serve(harness: Harness, stage_dir) -> RunningApp:
-    """`make run`: Redis (REDIS_URL if it answers), worker, two instances, and nginx with the
-    site file exactly as written (ip_hash on) when nginx is installed; else web1's URL."""
-    redis = redis_for_run(harness)
-    extra = {"LOG_LEVEL": "INFO", "ACCESS_LOG": "1"}
-    return start_stack(harness, stage_dir, redis, sticky=True, need_nginx=False, extra_env=extra)
-
-
-LESSON = Lesson(
-    number="04",
-    exercises={
-        "4.1": "run Socket.IO on gevent where gevent has patched the process",
-        "4.2": "refuse to start in production with a missing secret or '*' origins",
-        "4.3": "a /healthz endpoint that checks the database and Redis",
-        "4.4": "the page connects with websocket only (JavaScript)",
-    },
-    start=start,
-    serve=serve,
-)
 
 
 # -- helpers ----------------------------------------------------------------------------
-def instance_log(ctx, index: int = 0) -> str:
-    process = ctx.app.process if index == 0 else ctx.app.extra["processes"][0]
-    return process.log_tail(8)
+def instance_log(ctx: Context, index: int = 0) -> str:
+    return ctx.stack.instances[index].process.log_tail(8)
 
 
-def client(ctx, user: str, url: str, namespaces: list[str], name: str) -> Probe:
+def client(ctx: Context, user: str, url: str, namespaces: list[str], name: str) -> Probe:
     probe = ctx.client(name, url=url, namespaces=namespaces, auth={"token": TOKENS[user]})
     return probe.connect()
 
@@ -142,17 +57,16 @@ def run_async(coroutine, timeout: float):
 
 
 # -- 4.1 gevent under gunicorn ------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "4.1",
     "under gunicorn's gevent-websocket worker a client connects over websocket",
-    points=2,
     hint=(
         'In factory.async_mode_for: return "gevent" when gevent has patched the socket '
         'module (socket_is_patched()), else "threading".'
     ),
 )
-def clients_use_websocket_under_gunicorn(ctx):
-    web1 = ctx.app.extra["instances"][0]
+def clients_use_websocket_under_gunicorn(ctx: Context) -> None:
+    web1 = ctx.stack.instances[0].url
     sent = f"a python-socketio client connects to {web1} (gunicorn) with transports=['websocket']"
     try:
         probe = client(ctx, "alice", web1, [CHAT], "alice (websocket only)")
@@ -169,27 +83,26 @@ def clients_use_websocket_under_gunicorn(ctx):
             expected="transport websocket",
             received=f"transport {transport}",
         )
-    answer = requests.get(f"{web1}/socket.io/?EIO=4&transport=polling", timeout=5)
+    answer = requests.get(f"{web1}{ENGINEIO_HANDSHAKE}", timeout=5)
     if answer.status_code != 200 or not answer.text.startswith("0{"):
         raise CheckFailed(
             "the Engine.IO handshake over HTTP failed",
-            sent=f"GET {web1}/socket.io/?EIO=4&transport=polling",
+            sent=f"GET {web1}{ENGINEIO_HANDSHAKE}",
             expected="HTTP 200 with the open packet 0{...}",
             received=f"HTTP {answer.status_code}: {answer.text[:200]}",
         )
 
 
-@LESSON.check(
+@CHECKS.check(
     "4.1",
     f"one gunicorn worker holds {SWARM_SIZE} websocket clients and all get one broadcast",
-    points=2,
     hint=(
         "Only async_mode gevent serves many websockets from one worker: each client is a "
         "greenlet, not a thread. gunicorn.conf.py raises worker_connections above 1000."
     ),
 )
-def many_clients_receive_one_broadcast(ctx):
-    web1 = ctx.app.extra["instances"][0]
+def many_clients_receive_one_broadcast(ctx: Context) -> None:
+    web1 = ctx.stack.instances[0].url
     marker = f"to all {SWARM_SIZE} of you {uuid.uuid4().hex[:6]}"
     sent = (
         f"{SWARM_SIZE} websocket clients connect to {web1} /chat as bob; alice sends "
@@ -234,16 +147,15 @@ def many_clients_receive_one_broadcast(ctx):
         )
 
 
-@LESSON.check(
+@CHECKS.check(
     "4.1",
     "behind nginx, clients on two instances get each other's messages and the worker's progress",
-    points=3,
     hint=(
         "Both instances subscribe to the same REDIS_URL; each must run on gevent so nginx can "
         "pass the websocket upgrade through (deploy/nginx/socketio.conf)."
     ),
 )
-def instances_behind_nginx_share_rooms(ctx):
+def instances_behind_nginx_share_rooms(ctx: Context) -> None:
     nginx = ctx.url
     namespaces = [CHAT, NOTIFICATIONS, REPORTS]
     sent = f"alice connects twice through nginx ({nginx}), websocket only"
@@ -298,7 +210,7 @@ def instances_behind_nginx_share_rooms(ctx):
         sent=sent,
         expected="the worker's progress events, then the result",
     )
-    worker_pid = ctx.app.extra["worker"].pid
+    worker_pid = ctx.stack.worker.pid
     if (result.get("worker") or {}).get("pid") != worker_pid:
         raise CheckFailed(
             "the result did not come from the Celery worker",
@@ -318,65 +230,57 @@ REFUSALS = [
 REFUSAL_PHRASE = "refusing to start"
 
 
-@LESSON.check(
+@CHECKS.check(
     "4.2",
     "production config refuses a missing secret, the dev secret, '*' origins, no database",
-    points=3,
     hint=(
         "In config.production_problems: one sentence per problem, naming the variable "
         "(REQUIRED_ENVIRONMENT unset, a short or default SECRET_KEY, '*' in the origins)."
     ),
 )
-def production_config_refuses_unsafe_settings(ctx):
-    good = ctx.app.extra["env"]
+def production_config_refuses_unsafe_settings(ctx: Context) -> None:
     attempts = []
     for what, change, name in REFUSALS:
-        url, process = start_gunicorn(
-            ctx.harness, ctx.stage_dir, {**good, **change}, name=f"refusal-{name}", wait=False
+        url, process = start_instance(
+            ctx.side_processes(), ctx.stack, f"refusal-{name}", wait=False, **change
         )
         attempts.append((what, change, name, url, process))
-    try:
-        for what, change, name, url, process in attempts:
-            sent = f"gunicorn wsgi:app with APP_CONFIG=production and {what} ({change})"
-            outcome = wait_exit_or_ready(process, url)
-            output = process.log_tail(40)
-            if outcome == "ready":
-                raise CheckFailed(
-                    "the app started with an unsafe production config",
-                    sent=sent,
-                    expected=f"it refuses to start and says why ({name})",
-                    received=f"it serves on {url}. Its output:\n{output}",
-                )
-            if outcome == "hung":
-                raise CheckFailed(
-                    "the app neither started nor stopped",
-                    sent=sent,
-                    expected="it exits at once, saying why",
-                    received=f"still running after {settings.APP_START_TIMEOUT:.0f} s",
-                )
-            if REFUSAL_PHRASE not in output.lower() or name not in output:
-                raise CheckFailed(
-                    "the app stopped without saying clearly why",
-                    sent=sent,
-                    expected=f'"Refusing to start in production config" and a reason naming {name}',
-                    received=output,
-                )
-    finally:
-        for *_, process in attempts:
-            ctx.harness.stop(process)
+    for what, change, name, url, process in attempts:
+        sent = f"gunicorn wsgi:app with APP_CONFIG=production and {what} ({change})"
+        outcome = wait_exit_or_ready(process, url)
+        output = process.log_tail(40)
+        if outcome == "ready":
+            raise CheckFailed(
+                "the app started with an unsafe production config",
+                sent=sent,
+                expected=f"it refuses to start and says why ({name})",
+                received=f"it serves on {url}. Its output:\n{output}",
+            )
+        if outcome == "hung":
+            raise CheckFailed(
+                "the app neither started nor stopped",
+                sent=sent,
+                expected="it exits at once, saying why",
+                received=f"still running after {settings.APP_START_TIMEOUT:.0f} s",
+            )
+        if REFUSAL_PHRASE not in output.lower() or name not in output:
+            raise CheckFailed(
+                "the app stopped without saying clearly why",
+                sent=sent,
+                expected=f'"Refusing to start in production config" and a reason naming {name}',
+                received=output,
+            )
 
 
 def wait_exit_or_ready(process: ManagedProcess, url: str) -> str:
-    ready = http_ok(url + "/socket.io/?EIO=4&transport=polling")
-    deadline = time.monotonic() + settings.APP_START_TIMEOUT
-    while time.monotonic() < deadline:
+    ready = engineio_ready(url)
+
+    def outcome() -> str | None:
         if process.exited() is not None:
             return "exited"
-        with contextlib.suppress(Exception):
-            if ready():
-                return "ready"
-        time.sleep(0.1)
-    return "hung"
+        return "ready" if ready() else None
+
+    return poll_until(outcome, settings.APP_START_TIMEOUT) or "hung"
 
 
 # -- 4.3 /healthz ----------------------------------------------------------------------------
@@ -396,17 +300,16 @@ def get_health(url: str, sent: str) -> tuple[int, dict]:
     return answer.status_code, body
 
 
-@LESSON.check(
+@CHECKS.check(
     "4.3",
     "/healthz says 200 ok when all answers, 503 naming Redis when Redis is down",
-    points=2,
     hint=(
         'In routes.healthz: {"status": "ok"|"unavailable", "database": bool, "redis": bool} '
         "from database_answers() and redis_answers(...), with 200 or 503."
     ),
 )
-def healthz_reports_database_and_redis(ctx):
-    for url in (ctx.app.extra["instances"][0], ctx.url):
+def healthz_reports_database_and_redis(ctx: Context) -> None:
+    for url in (ctx.stack.instances[0].url, ctx.url):
         sent = f"GET {url}/healthz with the database and Redis running"
         code, body = get_health(url, sent)
         wanted = {"status": "ok", "database": True, "redis": True}
@@ -418,36 +321,31 @@ def healthz_reports_database_and_redis(ctx):
                 received=f"HTTP {code}: {body}",
             )
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    env = {**ctx.app.extra["env"], "REDIS_URL": dead_redis}
-    url, process = start_gunicorn(ctx.harness, ctx.stage_dir, env, name="web-without-redis")
-    try:
-        sent = f"GET {url}/healthz on an instance whose REDIS_URL ({dead_redis}) does not answer"
-        code, body = get_health(url, sent)
-        if code != 503 or body.get("redis") is not False or body.get("status") == "ok":
-            raise CheckFailed(
-                "/healthz does not report the missing Redis",
-                sent=sent,
-                expected='HTTP 503 with "status": "unavailable", "redis": false',
-                received=f"HTTP {code}: {body}",
-            )
-    finally:
-        ctx.harness.stop(process)
+    url, _ = start_instance(
+        ctx.side_processes(), ctx.stack, "web-without-redis", REDIS_URL=dead_redis
+    )
+    sent = f"GET {url}/healthz on an instance whose REDIS_URL ({dead_redis}) does not answer"
+    code, body = get_health(url, sent)
+    if code != 503 or body.get("redis") is not False or body.get("status") == "ok":
+        raise CheckFailed(
+            "/healthz does not report the missing Redis",
+            sent=sent,
+            expected='HTTP 503 with "status": "unavailable", "redis": false',
+            received=f"HTTP {code}: {body}",
+        )
 
 
 # -- 4.4 the browser ----------------------------------------------------------------------------
-@LESSON.check(
+@CHECKS.check(
     "4.4",
     "through nginx the page connects with websocket only and shows the worker's progress",
-    points=2,
     browser=True,
     hint=(
         'In static/app.js, connectionOptions() returns { transports: ["websocket"] } for the '
         "Manager."
     ),
 )
-def page_uses_websocket_only(ctx):
-    from .browser_expect import expect_text
-
+def page_uses_websocket_only(ctx: Context) -> None:
     page = ctx.browser().new_page()
     engine_requests: list[str] = []
     # Playwright reports a websocket as a "websocket" event, polling as "request"s.
@@ -457,9 +355,7 @@ def page_uses_websocket_only(ctx):
     page.fill("#token", TOKENS["carol"])
     page.click("#login-form button")
     sent = f"open {ctx.url}/ (nginx, two instances) and sign in as carol"
-    deadline = time.monotonic() + settings.BROWSER_TIMEOUT
-    while time.monotonic() < deadline and not engine_requests:
-        page.wait_for_timeout(50)
+    poll_until(lambda: engine_requests, settings.BROWSER_TIMEOUT, 0.05, page_sleep(page))
     polling = [url for url in engine_requests if "transport=polling" in url]
     if not engine_requests or polling:
         raise CheckFailed(

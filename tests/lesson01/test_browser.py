@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from autograder import settings
-from autograder.apps import start_dev_server
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
+from autograder.stages import lesson01, start_stack
 
 pytestmark = pytest.mark.browser
 WAIT_MS = settings.BROWSER_TIMEOUT * 1000
@@ -21,7 +21,7 @@ HAS_A_DIGIT = re.compile(r"\d")
 def app():
     """A fresh app per test, so one test's clients never change another's user count."""
     with Harness() as harness:
-        yield start_dev_server(harness, SOLUTIONS / "01_basics")
+        yield start_stack(harness, lesson01.start, SOLUTIONS / "01_basics")
 
 
 @pytest.fixture

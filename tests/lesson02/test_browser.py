@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from autograder.apps import RunningApp
-from autograder.checks.lesson02 import TOKENS, start
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
+from autograder.stages import Stack, lesson02, start_stack
+from autograder.stages.common import TOKENS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 10_000
@@ -19,7 +19,7 @@ TIMEOUT_MS = 10_000
 @pytest.fixture
 def app():
     with Harness() as harness:
-        running: RunningApp = start(harness, SOLUTIONS / "02_namespaces")
+        running: Stack = start_stack(harness, lesson02.start, SOLUTIONS / "02_namespaces")
         yield running
 
 

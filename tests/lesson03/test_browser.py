@@ -5,9 +5,10 @@ reloaded mid-report resyncs from the server and still ends with the result.
 
 import pytest
 
-from autograder.checks.lesson03 import TOKENS, start
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
+from autograder.stages import lesson03, start_stack
+from autograder.stages.common import TOKENS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
@@ -16,7 +17,7 @@ TIMEOUT_MS = 15_000
 @pytest.fixture
 def app():
     with Harness() as harness:
-        yield start(harness, SOLUTIONS / "03_celery_rooms")
+        yield start_stack(harness, lesson03.start, SOLUTIONS / "03_celery_rooms")
 
 
 def signed_in(page, url: str, user: str):
@@ -40,7 +41,7 @@ def test_the_progress_bar_reaches_100_and_shows_the_result(browser, app):
     expect(page.locator("#report-progress")).to_have_js_property("value", 100, timeout=TIMEOUT_MS)
     expect(page.locator("#report-state")).to_have_text("done", timeout=TIMEOUT_MS)
     expect(page.locator("#report-percent")).to_have_text("100%")
-    worker_pid = app.extra["worker"].pid
+    worker_pid = app.worker.pid
     expect(page.locator("#report-result")).to_contain_text("Weekly chat: ", timeout=TIMEOUT_MS)
     expect(page.locator("#report-result")).to_contain_text(f"worker pid {worker_pid}")
     assert halfway < 100

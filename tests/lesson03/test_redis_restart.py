@@ -3,13 +3,17 @@ the client ends with the final result (through a resync if the event itself was 
 
 import time
 
+import pytest
 import requests
 
-from autograder.checks.lesson03 import REPORTS, TOKENS, app_env, start_stage
 from autograder.client import Probe
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
 from autograder.services import redis_answers, start_redis
+from autograder.stages import lesson03
+from autograder.stages.common import REPORTS, TOKENS
+
+pytestmark = pytest.mark.slow
 
 STAGE_STEPS, STEP_SECONDS = 20, 0.2  # a 4 s report, so the restart lands in its middle
 RECOVERY_TIMEOUT = 30.0
@@ -24,19 +28,20 @@ def watch(probe: Probe, report_id: str) -> dict:
 def test_a_redis_restart_mid_report(record_property):
     with Harness() as harness:
         redis = start_redis(harness)
+        scope = harness.scope()
         env = {
-            **app_env(harness, redis.url),
+            **lesson03.grading_env(scope, redis.url),
             "REPORT_STEPS": str(STAGE_STEPS),
             "REPORT_STEP_SECONDS": str(STEP_SECONDS),
         }
-        app = start_stage(harness, SOLUTIONS / "03_celery_rooms", redis, env)
+        app = lesson03.start_with(scope, SOLUTIONS / "03_celery_rooms", redis, env)
         alice = Probe(app.url, namespaces=[REPORTS], auth={"token": TOKENS["alice"]}).connect()
         report_id = alice.call("start_report", {"title": "outage"}, namespace=REPORTS)["report"][
             "report_id"
         ]
         alice.expect("progress", namespace=REPORTS, where=lambda d: d["percent"] >= 10, timeout=10)
 
-        harness.stop(redis.process)
+        harness.stop_process(redis.process)
         down_at = time.monotonic()
         assert not redis_answers(redis.url)
         # The app keeps serving while Redis is down: the page, and the state from the database.
@@ -64,7 +69,7 @@ def test_a_redis_restart_mid_report(record_property):
         recovered = time.monotonic() - down_at
         assert final is not None, f"no result within {RECOVERY_TIMEOUT:.0f} s of the restart"
         assert final["state"] == "done" and final["percent"] == 100
-        assert final["result"]["built_by"]["pid"] == app.extra["worker"].pid
+        assert final["result"]["built_by"]["pid"] == app.worker.pid
 
         # After the restart, the whole path works again: a new report, events and all.
         again_at = time.monotonic()
@@ -80,7 +85,7 @@ def test_a_redis_restart_mid_report(record_property):
             timeout=RECOVERY_TIMEOUT,
         )
         assert result["state"] == "done"
-        assert app.alive() and app.extra["worker"].exited() is None
+        assert app.alive() and app.worker.exited() is None
         alice.disconnect()
 
     record_property("redis_outage_seconds", round(outage, 2))

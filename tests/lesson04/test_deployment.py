@@ -9,24 +9,23 @@ import time
 import pytest
 import requests
 
-from autograder.checks.lesson04 import (
-    CHAT,
-    NOTIFICATIONS,
-    TOKENS,
-    origins_for,
-    production_env,
-    start_stack,
-)
 from autograder.client import Probe
-from autograder.harness import Harness, free_port, http_ok, wait_until
+from autograder.harness import Harness, free_port, wait_until
 from autograder.paths import SOCKETIO_CLIENT_DIST, SOLUTIONS
 from autograder.production import find_nginx, start_gunicorn
+from autograder.readiness import http_ok
 from autograder.services import start_redis
+from autograder.stages import lesson04
+from autograder.stages.common import CHAT, NOTIFICATIONS, TOKENS
+from autograder.stages.lesson04 import origins_for, production_env
 
 STAGE = SOLUTIONS / "04_production"
 POLLING_CLIENTS = 6
 
-pytestmark = pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed"),
+]
 
 
 def instances_reached(url: str, transports: list[str]) -> tuple[set, list[str]]:
@@ -57,7 +56,7 @@ def instances_reached(url: str, transports: list[str]) -> tuple[set, list[str]]:
 def test_polling_behind_nginx_needs_ip_hash(sticky):
     with Harness() as harness:
         redis = start_redis(harness)
-        app = start_stack(harness, STAGE, redis, sticky=sticky)
+        app = lesson04.start_with(harness.scope(), STAGE, redis, sticky=sticky)
         polling_pids, polling_failures = instances_reached(app.url, ["polling"])
         websocket_pids, websocket_failures = instances_reached(app.url, ["websocket"])
     assert not websocket_failures  # websocket-only needs no stickiness

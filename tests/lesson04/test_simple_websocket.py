@@ -7,26 +7,26 @@ import time
 
 import pytest
 
-from autograder.checks.lesson04 import CHAT, TOKENS, origins_for, production_env
-from autograder.checks.lesson04_simple_websocket import (
-    REQUIREMENTS,
-    main,
-    start_simple_websocket,
-)
 from autograder.client import Probe
 from autograder.harness import Harness, free_port
-from autograder.paths import SOLUTIONS
-from autograder.production import GEVENT_WORKER, SIMPLE_WEBSOCKET_VENV, start_gunicorn
+from autograder.paths import SIMPLE_WEBSOCKET_VENV, SOLUTIONS
+from autograder.production import GEVENT_WORKER, start_gunicorn
 from autograder.services import start_redis
+from autograder.stages.common import CHAT, TOKENS
+from autograder.stages.lesson04 import origins_for, production_env, start_simple_websocket
+from autograder.venvs import main
+
+pytestmark = pytest.mark.slow
 
 STAGE = SOLUTIONS / "04_production"
+REQUIREMENTS = "requirements-simple-websocket.txt"  # the deployment's own, for Docker
 VENV_LIMIT = 120.0  # seconds to make the venv from scratch (about 10 s here)
 
 
 @pytest.fixture(scope="module")
 def simple_venv():
     started = time.monotonic()
-    assert main(["--solution", "--venv-only"]) == 0
+    assert main(["simple-websocket"]) == 0
     seconds = time.monotonic() - started
     print(f"{SIMPLE_WEBSOCKET_VENV.name} ready in {seconds:.1f} s")
     assert seconds < VENV_LIMIT
@@ -45,9 +45,9 @@ def test_gevent_worker_with_simple_websocket_serves_websocket(simple_venv):
     assert (simple_venv / "gunicorn").exists()
     with Harness() as harness:
         redis = start_redis(harness)
-        app = start_simple_websocket(harness, STAGE, redis)
+        app = start_simple_websocket(harness.scope(), STAGE, redis)
         assert chat_round_trip(app.url) == "over simple-websocket"
-        log = app.process.log_path.read_text()
+        log = app.app.log_path.read_text()
         # gunicorn.conf.py chose the plain gevent worker: gevent-websocket is not there.
         assert "Using worker: gevent\n" in log, log
         packages = [

@@ -8,6 +8,11 @@ A region sits between nbgrader's markers, with a hint line just above it::
     ### END SOLUTION
 
 JavaScript uses ``// Exercise ...``, ``// BEGIN SOLUTION`` and ``// END SOLUTION``.
+
+A stage keeps the markers of earlier lessons' exercises (solutions/03 still marks Exercise 2.3),
+so ``diff -ru solutions/02_namespaces solutions/03_celery_rooms`` shows only what lesson 03
+adds. What a student gets of a stage stubs that lesson's own regions and drops the markers of
+earlier ones, keeping their code.
 """
 
 import re
@@ -29,6 +34,10 @@ class Region:
     indent: str
     first_line: int  # index of the BEGIN line
     last_line: int  # index of the END line
+
+    @property
+    def lesson(self) -> str:
+        return self.exercise.split(".")[0].zfill(2)
 
 
 def find_regions(text: str, filename: str = "<text>") -> list[Region]:
@@ -67,14 +76,40 @@ def stub_for(region: Region, filename: str, lesson_readme: str) -> str:
     return f"{region.indent}raise NotImplementedError({message!r})"
 
 
-def make_starter(text: str, filename: str, lesson_readme: str) -> str:
-    """The student's copy of a solution file: every region replaced by its stub."""
+def _rewrite(text: str, filename: str, lesson: str | None, own_region) -> str:
+    """``text`` with each region of ``lesson`` (every region when None) replaced by
+    ``own_region(region, code_lines)`` and each other region reduced to its code."""
     lines = text.splitlines()
-    regions = find_regions(text, filename)
     out, cursor = [], 0
-    for region in regions:
-        out.extend(lines[cursor : region.first_line])
-        out.append(stub_for(region, filename, lesson_readme))
+    for region in find_regions(text, filename):
+        out.extend(lines[cursor : region.first_line - 1])  # up to the hint line
+        code = lines[region.first_line + 1 : region.last_line]
+        if lesson is None or region.lesson == lesson:
+            out.extend(own_region(region, code))
+        else:
+            out.extend(code)
         cursor = region.last_line + 1
     out.extend(lines[cursor:])
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def make_starter(text: str, filename: str, lesson_readme: str, lesson: str | None = None) -> str:
+    """The student's copy of a solution file: every region of ``lesson`` replaced by its stub
+    (every region when ``lesson`` is None), the markers of other lessons' regions dropped."""
+    lines = text.splitlines()
+
+    def stub(region: Region, code: list[str]) -> list[str]:
+        return [lines[region.first_line - 1], stub_for(region, filename, lesson_readme)]
+
+    return _rewrite(text, filename, lesson, stub)
+
+
+def only_own_markers(text: str, filename: str, lesson: str) -> str:
+    """The solution file as a lesson's workbook writes it: the markers of ``lesson``'s own
+    regions kept, those of earlier lessons dropped (their code stays)."""
+    lines = text.splitlines()
+
+    def keep(region: Region, code: list[str]) -> list[str]:
+        return lines[region.first_line - 1 : region.last_line + 1]
+
+    return _rewrite(text, filename, lesson, keep)

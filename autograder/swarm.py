@@ -5,7 +5,7 @@ socket, so one process holds thousands. It speaks just enough of the protocol: t
 handshake, Engine.IO's open and ping/pong, a namespace connect with auth, and events.
 
 Used by lesson 04's checks (hundreds of clients) and by bench/ (thousands, several processes):
-    python -m autograder.checks.lesson04_swarm --url http://127.0.0.1:8000 --count 2000 ...
+    python -m autograder.swarm --url http://127.0.0.1:8000 --count 2000 ...
 prints "connected N failed M", waits for a line on stdin, then prints one JSON line of
 receive times when the broadcast whose text is that line has reached every client.
 """

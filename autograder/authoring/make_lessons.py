@@ -1,14 +1,16 @@
-"""Generate lessons/NN from solutions/NN: `python -m autograder.make_lessons [--check]`.
+"""Generate lessons/NN from solutions/NN: `python -m autograder.authoring.make_lessons [--check]`.
 
-Every solution region becomes a stub that names its exercise. The lesson text,
-lessons/NN/README.md, is hand-written and left alone.
+Every solution region of the lesson becomes a stub that names its exercise; earlier lessons'
+markers are dropped, their code kept. The lesson text, lessons/NN/README.md, is hand-written
+except for its exercise table, which comes from the manifest (exercise_tables.py).
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from .paths import COURSE_ROOT, LESSONS, SOLUTIONS, source_files
+from ..paths import COURSE_ROOT, LESSONS, SOLUTIONS, source_files
+from .exercise_tables import TableError, stale_documents, write_documents
 from .regions import RegionError, make_starter
 
 LESSON_TEXT = "README.md"
@@ -25,7 +27,7 @@ def expected_lesson(solution_dir: Path) -> dict[Path, bytes]:
         except UnicodeDecodeError:
             files[relative] = data
             continue
-        files[relative] = make_starter(text, str(relative), readme).encode()
+        files[relative] = make_starter(text, str(relative), readme, solution_dir.name[:2]).encode()
     return files
 
 
@@ -87,8 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         except RegionError as error:
             print(f"{_shown(stage, args.solutions)}/{error}", file=sys.stderr)
             return 1
+    try:
+        stale_documents()
+    except TableError as error:
+        print(error, file=sys.stderr)
+        return 1
     if args.check:
         problems = [p for stage in stages for p in differences(stage, args.lessons)]
+        if args.lessons == LESSONS:
+            stale = stale_documents()
+            problems += [f"stale exercise table: {_shown(p, args.lessons)}" for p in stale]
         for problem in problems:
             print(problem)
         if problems:
@@ -96,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     for stage in stages:
         write_lesson(stage, args.lessons)
+    if args.lessons == LESSONS:
+        write_documents()
     return 0
 
 

@@ -1,14 +1,14 @@
-"""How a stage's app is started as a real process and known to be ready."""
+"""``python app.py``: the Werkzeug development server of lessons 01-03, on a free port."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import settings
-from .harness import Harness, ManagedProcess, StartError, free_port, http_ok, wait_until
-from .paths import SOCKETIO_CLIENT_DIST
+from .. import settings
+from ..harness import ManagedProcess, Scope, StartError, free_port, wait_until
+from ..paths import SOCKETIO_CLIENT_DIST
+from ..readiness import engineio_ready
 
 PORT_TAKEN = "Address already in use"
 ANSWER_ON_PORT = (
@@ -17,27 +17,16 @@ ANSWER_ON_PORT = (
 )
 
 
-@dataclass
-class RunningApp:
-    url: str
-    process: ManagedProcess
-    stage_dir: Path
-    extra: dict = field(default_factory=dict)  # lesson-specific handles (redis, worker, ...)
-
-    def alive(self) -> bool:
-        return self.process.exited() is None
-
-
 def start_dev_server(
-    harness: Harness, stage_dir: Path, script: str = "app.py", env: dict | None = None
-) -> RunningApp:
-    """``python app.py`` on a free port: the Werkzeug development server of lessons 01-03."""
+    scope: Scope, stage_dir: Path, script: str, env: dict | None = None, name: str = "app"
+) -> tuple[str, ManagedProcess]:
+    """(its URL, its process) once Engine.IO answers; retried on another port if one was taken."""
     if not (stage_dir / script).is_file():
         raise StartError(f"There is no {script} in {stage_dir}: is this the right folder?")
     for attempt in range(1, settings.PORT_ATTEMPTS + 1):
         port = free_port()
-        process = harness.start(
-            "app",
+        process = scope.start(
+            name,
             [sys.executable, script],
             cwd=stage_dir,
             env={
@@ -49,13 +38,11 @@ def start_dev_server(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_until(
-                http_ok(f"{url}/socket.io/?EIO=4&transport=polling"), process, f"answer on {url}"
-            )
-            return RunningApp(url, process, stage_dir)
+            wait_until(engineio_ready(url), process, f"answer on {url}")
+            return url, process
         except StartError as error:
             still_running = process.exited() is None
-            harness.stop(process)  # a hung start-up must not keep running while the rest fail
+            scope.stop_process(process)  # a hung start-up must not run on while the rest fail
             if PORT_TAKEN in str(error) and attempt < settings.PORT_ATTEMPTS:
                 continue  # another program took the free port first: try another one
             if still_running:

@@ -1,11 +1,11 @@
-"""Generate notebooks/source/NN/NN.ipynb: `python -m autograder.make_notebooks [--check]`.
+"""Generate notebooks/source/NN/NN.ipynb: `python -m autograder.authoring.make_notebooks`.
 
-A lesson's workbook is built from three things, so nothing in it can drift:
-- notebooks/specs/NN_name.toml: its title, introduction and written question;
-- solutions/NN_name/: every file, written by one ``%%writefile`` cell each (files with
-  solution regions become nbgrader solution cells, the others are locked);
-- autograder/checks/lessonNN.py: one graded test cell per exercise, worth the points of its
-  checks, with the first check visible and the rest hidden from students.
+A lesson's workbook is built from two things, so nothing in it can drift:
+- course/NN_name.toml, the manifest: its title, the notebook's introduction and written
+  question, and one graded test cell per exercise, worth the points of its checks, with the
+  first check visible and the rest hidden from students;
+- solutions/NN_name/: every file, written by one ``%%writefile`` cell each (files with this
+  lesson's solution regions become nbgrader solution cells, the others are locked).
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .checks import Lesson, load_lesson
-from .paths import COURSE_ROOT, NOTEBOOKS, SOLUTIONS, source_files
-from .regions import find_regions
+from ..manifest import Exercise, LessonManifest, all_manifests, load_manifest
+from ..paths import COURSE_ROOT, NOTEBOOKS, SOLUTIONS, source_files
+from .regions import find_regions, only_own_markers
 
-SPECS = NOTEBOOKS / "specs"
 SOURCE = NOTEBOOKS / "source"
 APP_FOLDER = "app"  # where the notebook writes the app, next to the notebook
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -80,6 +78,7 @@ def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
     """The markdown note and the %%writefile cell for one solution file."""
     if text and not text.endswith("\n"):
         raise SpecError(f"solutions/{stage}/{relative}: end the file with a newline")
+    text = only_own_markers(text, str(relative), stage[:2])
     regions = find_regions(text, str(relative))
     target = f"{APP_FOLDER}/{relative.as_posix()}"
     source = f"%%writefile {target}\n{text}"
@@ -97,30 +96,27 @@ def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
     return [_markdown(note, f"about_{grade_id}"), cell], {r.exercise for r in regions}
 
 
-def test_cell(lesson: Lesson, exercise: str) -> nbformat.NotebookNode:
-    checks = [c for c in lesson.checks if c.exercise == exercise]
-    points = sum(c.points for c in checks)
-    visible, hidden = checks[0], checks[1:]
+def test_cell(lesson: LessonManifest, exercise: Exercise) -> nbformat.NotebookNode:
+    visible, *hidden = exercise.check_names
     lines = [
-        f"# Exercise {exercise}: {lesson.exercises[exercise]} ({points} points)",
+        f"# Exercise {exercise.id}: {exercise.title} ({exercise.points} points)",
         "from autograder.notebook import assert_check_passed, assert_exercise_passed, grade_folder",
         "",
         f'report = grade_folder("{lesson.number}", "{APP_FOLDER}")',
-        f'assert_check_passed(report, "{exercise}", "{visible.run.__name__}")',
+        f'assert_check_passed(report, "{exercise.id}", "{visible}")',
         "### BEGIN HIDDEN TESTS",
-        *(f'assert_check_passed(report, "{exercise}", "{c.run.__name__}")' for c in hidden),
-        f'assert_exercise_passed(report, "{exercise}")',
+        *(f'assert_check_passed(report, "{exercise.id}", "{name}")' for name in hidden),
+        f'assert_exercise_passed(report, "{exercise.id}")',
         "### END HIDDEN TESTS",
     ]
-    grade_id = "test_" + exercise.replace(".", "_")
-    return _code("\n".join(lines), grade_id, grade=True, locked=True, points=points)
+    grade_id = "test_" + exercise.id.replace(".", "_")
+    return _code("\n".join(lines), grade_id, grade=True, locked=True, points=exercise.points)
 
 
 def build_notebook(stage: str) -> nbformat.NotebookNode:
-    spec_path = SPECS / f"{stage}.toml"
-    spec = tomllib.loads(spec_path.read_text())
+    lesson = load_manifest(stage[:2])
+    spec = lesson.notebook
     solution_dir = SOLUTIONS / stage
-    lesson = load_lesson(stage[:2])
     files = source_files(solution_dir)
 
     folders = sorted({APP_FOLDER, *(f"{APP_FOLDER}/{p.parent.as_posix()}" for p in files)})
@@ -135,7 +131,7 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
         "    Path(folder).mkdir(parents=True, exist_ok=True)"
     )
     cells = [
-        _markdown(f"# {spec['title']}\n\n{spec['intro'].strip()}", "intro"),
+        _markdown(f"# {lesson.title}\n\n{spec['intro'].strip()}", "intro"),
         _code(setup, "setup", locked=True),
     ]
     exercises_in_files: set[str] = set()
@@ -148,11 +144,9 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
         cells.extend(new_cells)
         exercises_in_files |= exercises
 
-    unchecked = sorted(
-        e for e in exercises_in_files if not any(c.exercise == e for c in lesson.checks)
-    )
-    if unchecked:
-        raise SpecError(f"{stage}: no autograder check for exercise(s) {', '.join(unchecked)}")
+    unlisted = sorted(exercises_in_files - set(lesson.ids))
+    if unlisted:
+        raise SpecError(f"{stage}: exercise(s) {', '.join(unlisted)} not in {lesson.path.name}")
     cells.append(
         _markdown(
             "## Check your work\n\n"
@@ -163,8 +157,7 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
         )
     )
     for exercise in lesson.exercises:
-        if any(c.exercise == exercise for c in lesson.checks):
-            cells.append(test_cell(lesson, exercise))
+        cells.append(test_cell(lesson, exercise))
 
     question = spec["question"]
     cells.append(_markdown(question["prompt"], "question"))
@@ -190,17 +183,17 @@ def render(stage: str) -> str:
     return nbformat.writes(build_notebook(stage)) + "\n"
 
 
-def stages_with_specs() -> list[str]:
-    return [p.stem for p in sorted(SPECS.glob("*.toml")) if (SOLUTIONS / p.stem).is_dir()]
+def stages_with_notebooks() -> list[str]:
+    return [m.stage for m in all_manifests() if m.notebook and (SOLUTIONS / m.stage).is_dir()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="only report drift; exit 1 on any")
-    parser.add_argument("stages", nargs="*", help="e.g. 01_basics (default: every spec)")
+    parser.add_argument("stages", nargs="*", help="e.g. 01_basics (default: every lesson)")
     args = parser.parse_args(argv)
     stale = []
-    for stage in args.stages or stages_with_specs():
+    for stage in args.stages or stages_with_notebooks():
         path = notebook_path(stage)
         text = render(stage)
         if args.check:
@@ -211,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(text)
         print(f"{path.relative_to(COURSE_ROOT)}: written")
     for path in stale:
-        print(f"stale: {path} (run `python -m autograder.make_notebooks`)")
+        print(f"stale: {path} (run `make notebooks`)")
     return 1 if stale else 0
 
 

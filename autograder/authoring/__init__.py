@@ -1,0 +1,1 @@
+"""Tools for authors: lessons/ and the workbooks generated from solutions/ and course/."""

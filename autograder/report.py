@@ -1,0 +1,81 @@
+"""The report model: one Result per check, a Report per grading run, and its JSON form.
+
+The CLI writes it (``--json``), the notebook glue reads it back: both go through this module.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PASS, FAIL, ERROR, SKIP = "PASS", "FAIL", "ERROR", "SKIP"
+
+
+@dataclass
+class Result:
+    exercise: str
+    check: str
+    title: str
+    points: int
+    max_points: int
+    status: str
+    seconds: float
+    summary: str = ""
+    sent: Any = None
+    expected: Any = None
+    received: Any = None
+    hint: str = ""
+
+
+@dataclass
+class Report:
+    lesson: str
+    path: str
+    results: list[Result] = field(default_factory=list)
+    setup_error: str = ""
+
+    @property
+    def score(self) -> int:
+        return sum(r.points for r in self.results)
+
+    @property
+    def max_score(self) -> int:
+        return sum(r.max_points for r in self.results)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.status == PASS for r in self.results)
+
+    def results_for(self, exercise: str) -> list[Result]:
+        return [r for r in self.results if r.exercise == exercise]
+
+    def passed_exercises(self) -> set[str]:
+        exercises = {r.exercise for r in self.results}
+        return {e for e in exercises if all(r.status == PASS for r in self.results_for(e))}
+
+    def to_json(self) -> dict:
+        return {
+            "lesson": self.lesson,
+            "path": self.path,
+            "score": self.score,
+            "max_score": self.max_score,
+            "passed": self.passed,
+            "setup_error": self.setup_error,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    def write_json(self, path: str | Path) -> None:
+        with open(path, "w") as out:
+            json.dump(self.to_json(), out, indent=2, default=repr)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Report:
+        known = {f.name for f in fields(Result)}
+        results = [Result(**{k: v for k, v in r.items() if k in known}) for r in data["results"]]
+        return cls(data["lesson"], data["path"], results, data.get("setup_error", ""))
+
+    @classmethod
+    def read_json(cls, path: str | Path) -> Report:
+        return cls.from_json(json.loads(Path(path).read_text()))

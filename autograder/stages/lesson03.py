@@ -1,0 +1,52 @@
+"""Lesson 03: a private Redis, ``python run.py`` and ``celery ... worker``, all on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..harness import Scope
+from ..services import RedisService, redis_for_run, start_celery_worker, start_redis
+from . import QueueStack, Stage
+from .common import CELERY_APP, app_env
+from .devserver import start_dev_server
+
+REPORT_STEPS = 10
+REPORT_STEP_SECONDS = 0.2  # a report takes about 2 s in the grader (0.8 s a step in make run)
+
+
+def grading_env(scope: Scope, redis_url: str) -> dict[str, str]:
+    return app_env(
+        scope,
+        "03",
+        REDIS_URL=redis_url,
+        REPORT_STEPS=str(REPORT_STEPS),
+        REPORT_STEP_SECONDS=str(REPORT_STEP_SECONDS),
+        QUEUE_RETRY_SECONDS="20",
+    )
+
+
+def start_with(scope: Scope, stage_dir: Path, redis: RedisService, env: dict) -> QueueStack:
+    """The web app first (it creates the tables), then the worker that shares its database."""
+    url, app = start_dev_server(scope, stage_dir, "run.py", env=env)
+    worker = start_celery_worker(scope, stage_dir, CELERY_APP, env)
+    return QueueStack(url, stage_dir, scope, app, env, redis=redis, worker=worker)
+
+
+def start(scope: Scope, stage_dir: Path) -> QueueStack:
+    redis = start_redis(scope)
+    return start_with(scope, stage_dir, redis, grading_env(scope, redis.url))
+
+
+def serve(scope: Scope, stage_dir: Path) -> QueueStack:
+    """`make run`: REDIS_URL if it answers, else a private Redis; reports at their own pace."""
+    redis = redis_for_run(scope)
+    return start_with(scope, stage_dir, redis, {"REDIS_URL": redis.url})
+
+
+def start_second_server(scope: Scope, stack: QueueStack) -> str:
+    """Another web process of the same stage, sharing its Redis and database: its URL."""
+    url, _ = start_dev_server(scope, stack.stage_dir, "run.py", env=stack.env, name="app-2")
+    return url
+
+
+STAGE = Stage("03", start, serve)
