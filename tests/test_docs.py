@@ -15,7 +15,8 @@ DOCUMENTS = [
 ]
 LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)#\s]+)")
 CODE_PATH = re.compile(r"`([\w.-]+/[\w./-]+\.(?:py|js|html|css|toml|json|conf|yml|md|ipynb))`")
-# Placeholders (lessonNN.py, the README's example lesson 05) and what nbgrader's commands produce are not files to look for.
+# Placeholders (lessonNN.py, the README's example lesson 05) and what nbgrader's commands
+# produce are not files to look for.
 NOT_A_REAL_PATH = re.compile(r"NN|05_name|lesson05|^(release|submitted|autograded|feedback)/")
 
 
