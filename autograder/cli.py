@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .containment import run_in_private_network
 from .manifest import LessonManifest, ManifestError, load_manifest
 from .paths import LESSONS, SOLUTIONS, stage_dir_name
 from .runner import grade
@@ -29,6 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--solution", action="store_true", help="grade solutions/NN_name")
     parser.add_argument("--only", default="", help="comma-separated exercise ids, e.g. 1.2,1.3")
+    parser.add_argument(
+        "--checks", default="", help="comma-separated check names: grade just these"
+    )
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the report as JSON")
     parser.add_argument(
         "--time-limit",
@@ -40,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def resolve(args: argparse.Namespace) -> tuple[LessonManifest, Path, set[str]]:
+def resolve(args: argparse.Namespace) -> tuple[LessonManifest, Path, set[str], set[str]]:
     """Check the whole command line before anything starts, so bad input loses nothing."""
     if not args.lesson.isdigit():
         raise InputError(f"The lesson is a number such as 01, not {args.lesson!r}.")
@@ -63,23 +67,30 @@ def resolve(args: argparse.Namespace) -> tuple[LessonManifest, Path, set[str]]:
     if unknown:
         known = ", ".join(lesson.ids)
         raise InputError(f"Lesson {number} has no exercise {', '.join(unknown)}; it has {known}.")
+    checks = {item.strip() for item in args.checks.split(",") if item.strip()}
+    listed = {name for exercise in lesson.exercises for name in exercise.check_names}
+    if checks - listed:
+        raise InputError(f"Lesson {number} has no check {', '.join(sorted(checks - listed))}.")
     if args.json and not args.json.parent.is_dir():
         raise InputError(f"Cannot write {args.json}: the folder {args.json.parent} does not exist.")
     if args.time_limit is not None and args.time_limit <= 0:
         raise InputError("--time-limit must be a positive number of seconds.")
-    return lesson, path, only
+    return lesson, path, only, checks
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        lesson, path, only = resolve(args)
+        lesson, path, only, checks = resolve(args)
     except InputError as error:
         print(error, file=sys.stderr)
         return BAD_INPUT
+    inside = run_in_private_network("autograder", sys.argv[1:] if argv is None else argv)
+    if inside is not None:
+        return inside
     extra = {"time_limit": args.time_limit} if args.time_limit else {}
     try:
-        report = grade(lesson.number, path, only=only or None, **extra)
+        report = grade(lesson.number, path, only=only or None, checks=checks or None, **extra)
     except KeyboardInterrupt:
         print("\nInterrupted: every process the grader started has been stopped.", file=sys.stderr)
         return INTERRUPTED

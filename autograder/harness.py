@@ -23,11 +23,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+import psutil
+
 from . import settings
+from .containment import Containment
 from .failures import StartError
 from .waiting import poll_until
 
 PR_SET_PDEATHSIG = 1
+TAIL_BYTES = 64 * 1024  # of a log read for its last lines
+LINE_CHARACTERS = 500  # of one log line shown to the student
 
 __all__ = [
     "Harness",
@@ -58,12 +63,14 @@ except OSError:  # pragma: no cover - not glibc Linux: no parent-death signal
     _LIBC = None
 
 
-def _die_with(parent_pid: int) -> Callable[[], None]:
+def _die_with(parent_pid: int, also: Callable[[], None] | None = None) -> Callable[[], None]:
     def in_child() -> None:
         if _LIBC is not None:
             _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent_pid:  # the grader died before prctl took effect
             os._exit(1)
+        if also is not None:
+            also()
 
     return in_child
 
@@ -71,8 +78,19 @@ def _die_with(parent_pid: int) -> Callable[[], None]:
 class ManagedProcess:
     """One child process with its output in a log file."""
 
-    def __init__(self, name: str, command: list[str], cwd: Path, env: dict, log_dir: Path):
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        cwd: Path,
+        env: dict,
+        log_dir: Path,
+        in_child: Callable[[], None] | None = None,
+        wrapped: bool = False,
+    ):
         self.name = name
+        self.wrapped = wrapped  # started through containment's wrapper, which runs it as a child
+        self._program_pid: int | None = None
         self.command = command
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -85,7 +103,7 @@ class ManagedProcess:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with(os.getpid()),
+                preexec_fn=_die_with(os.getpid(), in_child),
             )
         except OSError as error:
             self._log.close()
@@ -93,31 +111,53 @@ class ManagedProcess:
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        """The program's own pid: what it reports as os.getpid(), wrapped or not."""
+        if not self.wrapped:
+            return self.popen.pid
+        if self._program_pid is None:
+            found = poll_until(lambda: psutil.Process(self.popen.pid).children(), 2.0, 0.01)
+            self._program_pid = found[0].pid if found else self.popen.pid
+        return self._program_pid
 
     def exited(self) -> int | None:
         return self.popen.poll()
 
     def log_tail(self, lines: int = settings.LOG_TAIL_LINES) -> str:
+        """The last lines of its output, each cut to a readable length, however much it wrote."""
         if not self._log.closed:
             self._log.flush()
-        text = self.log_path.read_text(errors="replace").rstrip().splitlines()
-        return "\n".join(text[-lines:]) or "(it printed nothing)"
+        with open(self.log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            size = log.tell()
+            log.seek(max(0, size - TAIL_BYTES))
+            text = log.read().decode(errors="replace")
+        shown = [clip(line, LINE_CHARACTERS) for line in text.rstrip().splitlines()[-lines:]]
+        if size > TAIL_BYTES and shown:
+            shown[0] = "… " + shown[0]
+        return "\n".join(shown) or "(it printed nothing)"
 
     def stop(self, grace: float | None = None) -> None:
-        stop_process_group(self.popen, grace)
+        # Wrapped, the program gets SIGTERM by itself: the wrapper would die of it at once and
+        # take the program down with SIGKILL, before it could shut down cleanly.
+        stop_process_group(self.popen, grace, first=self.pid if self.wrapped else None)
         self._log.close()
 
 
-def stop_process_group(popen: subprocess.Popen, grace: float | None = None) -> None:
-    """SIGTERM the child's whole process group, then SIGKILL whatever is left.
+def stop_process_group(
+    popen: subprocess.Popen, grace: float | None = None, first: int | None = None
+) -> None:
+    """SIGTERM the child's whole process group (or just the process ``first``), then SIGKILL
+    whatever is left of the group.
 
     The group may outlive its leader (a worker the leader forked): it is finished off too.
     """
     grace = settings.STOP_GRACE if grace is None else grace
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(popen.pid, sig)
+            if sig == signal.SIGTERM and first is not None:
+                os.kill(first, sig)
+            else:
+                os.killpg(popen.pid, sig)
         try:
             popen.wait(timeout=grace)
             break
@@ -127,12 +167,27 @@ def stop_process_group(popen: subprocess.Popen, grace: float | None = None) -> N
         os.killpg(popen.pid, signal.SIGKILL)
 
 
-class Harness:
-    """Owns every process a grading run starts. Use it as a context manager."""
+def clip(text: str, characters: int) -> str:
+    """``text`` cut to ``characters``, saying how much was left out."""
+    if len(text) <= characters:
+        return text
+    return f"{text[:characters]}… ({len(text) - characters:,} more characters)"
 
-    def __init__(self, log_dir: Path | None = None):
+
+class Harness:
+    """Owns every process a grading run starts. Use it as a context manager.
+
+    ``contain`` (default: whatever this machine allows) runs each process through
+    containment.py: a file view of its own, one cgroup for the run. Its logs stay in
+    ``log_dir``, which contained processes cannot see; ``work_dir`` is where they may write.
+    """
+
+    def __init__(self, log_dir: Path | None = None, contain: bool = True):
         self._tmp = None if log_dir else tempfile.TemporaryDirectory(prefix="autograder-")
         self.log_dir = log_dir or Path(self._tmp.name)
+        self._work = tempfile.TemporaryDirectory(prefix="autograder-work-")
+        self.work_dir = Path(self._work.name)
+        self.containment = Containment.for_run() if contain else Containment(None, None)
         self.processes: list[ManagedProcess] = []
         self._previous_sigterm = None
         self._launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-launcher")
@@ -149,18 +204,37 @@ class Harness:
             self._launcher.shutdown(wait=True)  # a start under way is finished, then stopped
             self.stop_all()
         finally:
+            self.containment.close()  # and whatever escaped its process group
             if self._previous_sigterm is not None:
                 signal.signal(signal.SIGTERM, self._previous_sigterm)
             if self._tmp is not None:
                 self._tmp.cleanup()
+            self._work.cleanup()
 
     def start(
-        self, name: str, command: list[str], cwd: Path, env: dict | None = None
+        self,
+        name: str,
+        command: list[str],
+        cwd: Path,
+        env: dict | None = None,
+        capabilities: tuple[str, ...] = (),
     ) -> ManagedProcess:
+        """Start ``command`` in ``cwd``; contained, it may write only there and in work_dir.
+        ``capabilities`` are the few a trusted program needs inside (nginx: setuid)."""
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        writable = [cwd, self.work_dir]
+        wrapped = self.containment.command(command, cwd, writable, capabilities=capabilities)
 
         def launch() -> ManagedProcess:
-            process = ManagedProcess(name, command, cwd, full_env, self.log_dir)
+            process = ManagedProcess(
+                name,
+                wrapped,
+                cwd,
+                full_env,
+                self.log_dir,
+                self.containment.in_child,
+                wrapped is not command,
+            )
             with self._lock:  # registered before anyone can be interrupted
                 self.processes.append(process)
             return process
@@ -211,10 +285,15 @@ class Launcher(Protocol):
     """What starts processes for a stage: the Harness itself, or one of its Scopes."""
 
     @property
-    def log_dir(self) -> Path: ...
+    def work_dir(self) -> Path: ...
 
     def start(
-        self, name: str, command: list[str], cwd: Path, env: dict | None = None
+        self,
+        name: str,
+        command: list[str],
+        cwd: Path,
+        env: dict | None = None,
+        capabilities: tuple[str, ...] = (),
     ) -> ManagedProcess: ...
 
     def stop_process(self, process: ManagedProcess) -> None: ...
@@ -232,13 +311,18 @@ class Scope:
         self.processes: list[ManagedProcess] = []
 
     @property
-    def log_dir(self) -> Path:
-        return self.harness.log_dir
+    def work_dir(self) -> Path:
+        return self.harness.work_dir
 
     def start(
-        self, name: str, command: list[str], cwd: Path, env: dict | None = None
+        self,
+        name: str,
+        command: list[str],
+        cwd: Path,
+        env: dict | None = None,
+        capabilities: tuple[str, ...] = (),
     ) -> ManagedProcess:
-        process = self.harness.start(name, command, cwd, env)
+        process = self.harness.start(name, command, cwd, env, capabilities)
         self.processes.append(process)
         return process
 

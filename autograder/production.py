@@ -19,6 +19,8 @@ GEVENT_WORKER = "gevent"
 NGINX_SITE = Path("deploy") / "nginx" / "socketio.conf"
 NGINX_CANDIDATES = "/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin"
 STICKY = "ip_hash;"
+# Contained, nginx keeps what it needs to hand its workers to the unprivileged user.
+NGINX_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN")
 
 
 def find_nginx() -> str | None:
@@ -92,7 +94,7 @@ def start_nginx(
     if not template.is_file():
         raise StartError(f"There is no {NGINX_SITE} in {stage_dir}.")
     port = port or free_port()
-    prefix = launcher.log_dir / name
+    prefix = launcher.work_dir / name
     for folder in ("logs", "tmp"):
         (prefix / folder).mkdir(parents=True, exist_ok=True)
     site = render_site(template.read_text(), f"127.0.0.1:{port}", upstreams, sticky)
@@ -111,6 +113,7 @@ def start_nginx(
         name,
         [nginx, "-p", str(prefix), "-c", str(conf), "-e", "logs/error.log", "-g", "daemon off;"],
         cwd=prefix,
+        capabilities=NGINX_CAPABILITIES,
     )
     url = f"http://127.0.0.1:{port}"
     wait_until(engineio_ready(url), process, f"answer on {url}")

@@ -11,6 +11,20 @@ from pathlib import Path
 from typing import Any
 
 PASS, FAIL, ERROR, SKIP = "PASS", "FAIL", "ERROR", "SKIP"
+# What is kept of one field of a result (an app may print 20 MB on one line): the start and
+# the end, and how much was cut between them.
+FIELD_CHARACTERS = 4000
+
+
+def bounded(value: Any, limit: int = FIELD_CHARACTERS) -> Any:
+    """``value`` itself when it is short, else its text with the middle cut out."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return value
+    half = limit // 2
+    return f"{text[:half]}\n[… {len(text) - 2 * half:,} characters cut …]\n{text[-half:]}"
 
 
 @dataclass
@@ -27,6 +41,14 @@ class Result:
     expected: Any = None
     received: Any = None
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        self.bound()
+
+    def bound(self) -> None:
+        """Cut every field a student's app can fill to FIELD_CHARACTERS."""
+        for name in ("summary", "sent", "expected", "received", "hint"):
+            setattr(self, name, bounded(getattr(self, name)))
 
 
 @dataclass

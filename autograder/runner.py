@@ -106,6 +106,10 @@ def run_check(
     else:
         result.status = ERROR
         result.summary = f"the check itself hit {type(error).__name__}: {error}"
+    for limit in ctx.harness.containment.limits_hit():
+        result.status = result.status if result.status != PASS else FAIL
+        result.points = 0
+        result.summary = (result.summary + "\n" if result.summary else "") + limit
     stack = ctx.started
     gone = stack.exited() if stack is not None else None
     if gone is not None:
@@ -115,6 +119,7 @@ def run_check(
         result.summary = (result.summary + "\n" if result.summary else "") + (
             f"{what} exited while this check ran. Its last output:\n{gone.log_tail()}"
         )
+    result.bound()
     return result
 
 
@@ -124,23 +129,33 @@ def grade(
     only: set[str] | None = None,
     out: TextIO = sys.stdout,
     time_limit: float = settings.CHECK_TIME_LIMIT,
+    checks: set[str] | None = None,
 ) -> Report:
+    """Grade ``stage_dir`` with the lesson's checks (of the exercises in ``only``, or just the
+    ``checks`` named), each in turn, and print as it goes."""
     check_set: CheckSet = load_checks(lesson_number)
     stage = load_stage(lesson_number)
     stage_dir = stage_dir.resolve()
     report = Report(lesson=check_set.number, path=str(stage_dir))
-    checks = [c for c in check_set.checks if not only or c.exercise in only]
+    chosen = [
+        c
+        for c in check_set.checks
+        if (not only or c.exercise in only) and (not checks or c.name in checks)
+    ]
     stage_name = stage_dir_name(check_set.number)
     print(
         f"Grading lesson {check_set.number} in {stage_dir} "
-        f"({len(checks)} check{'' if len(checks) == 1 else 's'})",
+        f"({len(chosen)} check{'' if len(chosen) == 1 else 's'})",
         file=out,
         flush=True,
     )
     with Harness() as harness:
+        notice = harness.containment.notice()
+        if notice:
+            print(f"  {notice}", file=out, flush=True)
         ctx = CheckContext(harness, stage, stage_dir)
         first_seen: dict[tuple, int] = {}
-        for position, check in enumerate(checks, start=1):
+        for position, check in enumerate(chosen, start=1):
             ctx.ensure_started(out)
             result = run_check(ctx, check, stage_name, time_limit * check.time_scale)
             report.results.append(result)
@@ -148,7 +163,7 @@ def grade(
             if result.status != PASS:
                 same_as = first_seen.get(details_key(result))
                 first_seen.setdefault(details_key(result), position)
-            print_result(result, position, len(checks), out, same_as=same_as)
+            print_result(result, position, len(chosen), out, same_as=same_as)
         if ctx.start_error:
             report.setup_error = ctx.start_error
     print_total(report, out)

@@ -41,7 +41,7 @@ def follow_logs(harness: Harness, poll: float = 0.3) -> None:
 
 def serve_until_interrupted(start: StartFunction, stage_dir: Path, note: str = "") -> int:
     """Start a stack, say what runs and where, show its output; Ctrl-C stops all of it."""
-    with Harness() as harness:
+    with Harness(contain=False) as harness:  # people's own app, on their own machine
         try:
             app = start_stack(harness, start, stage_dir)
         except StartError as error:

@@ -82,7 +82,7 @@ def start_redis(
     binary = binary or find_redis_server()
     port = port or free_port()
     command = [binary, "--port", str(port), *REDIS_FLAGS]
-    process = launcher.start(name, command, cwd=launcher.log_dir)
+    process = launcher.start(name, command, cwd=launcher.work_dir)
     url = f"redis://127.0.0.1:{port}/0"
     wait_until(lambda: redis_answers(url), process, f"answer on port {port}")
     return RedisService(url, port, process, binary)

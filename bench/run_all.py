@@ -128,10 +128,10 @@ def read_json(process: subprocess.Popen, timeout: float) -> dict:
 
 
 def measure(server: str, count: int) -> Row:
-    with Harness() as harness:
+    with Harness(contain=False) as harness:
         redis = start_redis(harness)
         port = free_port()
-        database = Path("/dev/shm") if Path("/dev/shm").is_dir() else harness.log_dir
+        database = Path("/dev/shm") if Path("/dev/shm").is_dir() else harness.work_dir
         env = production_env(
             harness,
             redis.url,
@@ -171,7 +171,7 @@ def measure(server: str, count: int) -> Row:
             for swarm in swarms:
                 with_timeout_close(swarm)
             sender.disconnect()
-            if database != harness.log_dir:
+            if database != harness.work_dir:
                 for leftover in database.glob(f"bench-{os.getpid()}-{port}.sqlite3*"):
                     leftover.unlink()
     return Row(

@@ -13,17 +13,18 @@ from autograder.paths import COURSE_ROOT
 PACKAGE = COURSE_ROOT / "autograder"
 # From the bottom up. A module may import modules on its own floor or below, never above.
 FLOORS = {
-    0: {"paths", "settings", "failures", "waiting", "report", "manifest", "progress"},
-    1: {"harness", "readiness", "feedback", "swarm", "authoring.regions"},
-    2: {"services", "production", "venvs", "client", "browser", "hints"},
-    3: {"stages", "stages.common", "stages.devserver"},
-    4: {"stages.lesson01", "stages.lesson02", "stages.lesson03", "stages.lesson04"},
-    5: {"context"},
-    6: {"checks"},
-    7: {"checks.lesson01", "checks.lesson02", "checks.lesson03", "checks.lesson04"},
-    8: {"runner", "serve", "notebook"},
-    9: {"cli", "watch", "__main__"},
-    10: {
+    0: {"paths", "settings", "failures", "waiting", "report", "manifest", "progress", "workbook"},
+    1: {"containment"},
+    2: {"harness", "readiness", "feedback", "swarm", "authoring.regions"},
+    3: {"services", "production", "venvs", "client", "browser", "hints"},
+    4: {"stages", "stages.common", "stages.devserver"},
+    5: {"stages.lesson01", "stages.lesson02", "stages.lesson03", "stages.lesson04"},
+    6: {"context"},
+    7: {"checks"},
+    8: {"checks.lesson01", "checks.lesson02", "checks.lesson03", "checks.lesson04"},
+    9: {"runner", "serve", "verdict"},
+    10: {"cli", "watch", "__main__", "regrade"},
+    11: {
         "authoring",
         "authoring.make_lessons",
         "authoring.make_notebooks",

@@ -22,8 +22,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.authoring.make_notebooks import APP_FOLDER
-from autograder.authoring.nbgrader_preprocessors import writefile_body, writefile_target
 from autograder.paths import LESSONS, NOTEBOOKS, SOLUTIONS, source_files
+from autograder.workbook import writefile_body, writefile_target
 
 pytestmark = pytest.mark.nbgrader
 
@@ -38,6 +38,7 @@ class Course:
     root: Path
     stage: str
     seconds: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
 
     def nbgrader(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
         started = time.monotonic()
@@ -50,6 +51,7 @@ class Course:
         )
         self.seconds[args[0]] = round(time.monotonic() - started, 1)
         output = done.stdout + done.stderr
+        self.outputs[args[0]] = output
         assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{output[-4000:]}"
         assert "[ERROR]" not in output and "| ERROR]" not in output, output[-4000:]
         return output
@@ -162,11 +164,15 @@ def test_test_cells_never_write_to_stderr(course):
 
 
 def hidden_lines(source_notebook: Path) -> list[str]:
+    """The lines only the hidden tests have (not those the visible part repeats)."""
     lines = []
     for cell in nbformat.read(source_notebook, as_version=4).cells:
-        hidden = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
-        lines += [line.strip() for block in hidden for line in block.splitlines() if line.strip()]
-    return lines
+        pattern = r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS"
+        visible = re.sub(pattern, "", cell.source, flags=re.S).splitlines()
+        shown = {line.strip() for line in visible}
+        for block in re.findall(pattern, cell.source, re.S):
+            lines += [ln.strip() for ln in block.splitlines() if ln.strip() not in shown | {""}]
+    return [line for line in lines if len(line) > 3]
 
 
 def test_feedback_contains_no_hidden_test_code(course):
@@ -188,3 +194,10 @@ def test_export_has_every_students_grade(course):
     assert float(rows[SOLVED]["raw_score"]) == auto_points
     assert float(rows[UNTOUCHED]["raw_score"]) == 0
     assert float(rows[SOLVED]["max_score"]) > auto_points  # the written answer awaits a human
+
+
+def test_honest_submissions_grade_without_warnings(course):
+    """A warning from autograde means something: tampering, not hidden tests put back."""
+    log = course.outputs["autograde"]
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "Warning" in line]
+    assert not warnings, "\n".join(warnings)

@@ -1,14 +1,16 @@
 """The source notebooks match solutions/, carry valid nbgrader metadata, and release cleanly.
 
 No nbgrader command runs here (tests/test_nbgrader_pipeline.py does that); the grading glue
-in autograder/notebook.py is exercised against a real grader subprocess.
+in autograder/verdict.py is exercised against a real grader subprocess.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -16,20 +18,16 @@ import psutil
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
-from autograder import notebook
 from autograder.authoring import make_notebooks
-from autograder.authoring.nbgrader_preprocessors import (
-    ClearSolutionsInWrittenFiles,
-    writefile_body,
-    writefile_target,
-)
+from autograder.authoring.nbgrader_preprocessors import ClearSolutionsInWrittenFiles
 from autograder.authoring.regions import find_regions, only_own_markers
 from autograder.checks import load_checks
 from autograder.manifest import all_manifests
 from autograder.paths import LESSONS, NOTEBOOKS, SOLUTIONS, source_files
+from autograder.workbook import writefile_body, writefile_target
 
 SOURCE_NOTEBOOKS = sorted((NOTEBOOKS / "source").glob("*/*.ipynb"))
-EXERCISE_IN_TEST = re.compile(r'assert_\w+_passed\(report, "(\d+\.\d+)"')
+EXERCISE_IN_TEST = re.compile(r'"autograder\.verdict", "\d+", "\w+", "(\d+\.\d+)"')
 
 
 def stage_of(path: Path) -> str:
@@ -154,7 +152,7 @@ def test_released_javascript_is_valid(source_notebook, tmp_path):
         assert check.returncode == 0, f"released {target} is not valid JavaScript:\n{check.stderr}"
 
 
-# -- the glue graded cells call ---------------------------------------------------------
+# -- the verdict graded cells run ---------------------------------------------------------
 
 
 def write_stage(folder: Path, stage: str, source_root: Path) -> None:
@@ -163,53 +161,85 @@ def write_stage(folder: Path, stage: str, source_root: Path) -> None:
         shutil.copy(source_root / stage / relative, folder / relative)
 
 
-def test_glue_grades_once_and_asserts_with_details(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+def verdict(cwd: Path, *arguments: str, **env: str) -> subprocess.CompletedProcess:
+    """The command a graded cell runs, from the notebook's folder."""
+    return subprocess.run(
+        [sys.executable, "-I", "-m", "autograder.verdict", *arguments],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def broken_1_3(tmp_path) -> Path:
+    """Lesson 01 solved, except that server_time acknowledges with a word."""
     write_stage(tmp_path / "app", "01_basics", SOLUTIONS)
     app_py = tmp_path / "app" / "app.py"
     solved = 'return {"server_time": time.time()}'
     assert solved in app_py.read_text()
     app_py.write_text(app_py.read_text().replace(solved, 'return {"server_time": "soon"}'))
+    return tmp_path
 
-    report = notebook.grade_folder("01", "app")
-    printed = capsys.readouterr()
-    assert "Score: 11/13" in printed.out and printed.err == ""
-    assert (tmp_path / notebook.REPORT_NAME).is_file()
-    notebook.assert_check_passed(report, "1.4", "send_echoes_to_sender_only")
-    notebook.assert_exercise_passed(report, "1.4")
-    with pytest.raises(AssertionError) as failure:
-        notebook.assert_check_passed(report, "1.3", "server_time_is_acknowledged")
+
+def test_a_visible_check_shows_its_own_details_and_fails_the_cell(broken_1_3):
+    done = verdict(broken_1_3, "01", "app", "1.3", "server_time_is_acknowledged")
+    assert done.returncode == 1 and done.stderr == ""
     for label in ("Exercise 1.3", "sent:", "expected:", "received:", "soon", "hint:"):
-        assert label in str(failure.value)
-    with pytest.raises(AssertionError, match="Exercise 1.3"):
-        notebook.assert_exercise_passed(report, "1.3")
-    with pytest.raises(AssertionError, match="no check 'no_such_check'"):
-        notebook.assert_check_passed(report, "1.3", "no_such_check")
-
-    assert notebook.grade_folder("01", "app") is report, "unchanged files are not graded again"
-    assert "Using the grading run above" in capsys.readouterr().out
-    app_py.write_text(app_py.read_text() + "\n")
-    assert notebook.folder_digest(tmp_path / "app") not in {k[2] for k in notebook._reports}
+        assert label in done.stdout
+    assert "connect_announces_user_count" not in done.stdout, "only this cell's check runs"
+    assert "(1 check)" in done.stdout
+    passing = verdict(broken_1_3, "01", "app", "1.4", "send_echoes_to_sender_only")
+    assert passing.returncode == 0, passing.stdout
 
 
-def test_glue_stops_a_hanging_grader_and_leaves_nothing_running(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(notebook, "GRADE_TIME_LIMIT", 3.0)
+def test_hidden_checks_show_counts_unless_the_instructor_allows_details(broken_1_3):
+    hidden = verdict(broken_1_3, "01", "app", "1.3", "server_time_is_acknowledged", "--hidden")
+    assert hidden.returncode == 1
+    assert "0 of 1 passed" in hidden.stdout
+    assert "server_time_is_acknowledged" not in hidden.stdout and "soon" not in hidden.stdout
+    shown = verdict(
+        broken_1_3,
+        "01",
+        "app",
+        "1.3",
+        "server_time_is_acknowledged",
+        "--hidden",
+        AUTOGRADER_HIDDEN_DETAILS="1",
+    )
+    assert "soon" in shown.stdout
+
+
+def test_settings_a_kernel_sets_do_not_reach_the_grader(broken_1_3):
+    done = verdict(
+        broken_1_3, "01", "app", "1.4", "send_echoes_to_sender_only", AUTOGRADER_CONTAIN="0"
+    )
+    assert done.returncode == 0
+    assert "Containment is off" not in done.stdout
+
+
+def test_a_hanging_app_is_stopped_and_nothing_is_left_running(tmp_path):
     app = tmp_path / "app"
     app.mkdir()
     (app / "app.py").write_text("import time\nwhile True:\n    time.sleep(1)\n")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    report = notebook.grade_folder("01", "app")
-    assert "did not finish within 3 s" in report.problem
-    with pytest.raises(AssertionError, match="did not finish"):
-        notebook.assert_exercise_passed(report, "1.1")
-    assert capsys.readouterr().err == ""
+    done = verdict(
+        tmp_path,
+        "01",
+        "app",
+        "1.1",
+        "connect_announces_user_count",
+        AUTOGRADER_VERDICT_TIME_LIMIT="3",
+    )
+    assert done.returncode == 1 and done.stderr == ""
+    assert "did not finish within 3 s" in done.stdout
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert psutil.wait_procs(left, timeout=5)[1] == [], f"left running: {left}"
 
 
-def test_glue_explains_a_missing_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    report = notebook.grade_folder("01", "app")
-    with pytest.raises(AssertionError, match="Run the %%writefile cells"):
-        notebook.assert_check_passed(report, "1.1", "connect_announces_user_count")
+def test_a_missing_folder_is_explained(tmp_path):
+    done = verdict(tmp_path, "01", "app", "1.1", "connect_announces_user_count")
+    assert done.returncode == 2
+    assert "Run the %%writefile cells" in done.stdout

@@ -96,17 +96,37 @@ def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
     return [_markdown(note, f"about_{grade_id}"), cell], {r.exercise for r in regions}
 
 
+def _verdict_call(exercise: Exercise, checks: list[str], hidden: bool) -> list[str]:
+    """Lines that run the verdict process and fail the cell unless the checks passed."""
+    if hidden:
+        names = ["HIDDEN = [", *(f'    "{name}",' for name in checks), "]"]
+        arguments, what = '"--hidden", *HIDDEN', "the hidden checks"
+    else:
+        names, arguments, what = [], ", ".join(f'"{name}"' for name in checks), "the check above"
+    return [
+        *names,
+        f"with subprocess.Popen([*VERDICT, {arguments}], **PIPED) as graded:",
+        "    for line in graded.stdout:",
+        '        print(line, end="")',
+        f'assert graded.returncode == 0, "Exercise {exercise.id} does not pass {what} yet."',
+    ]
+
+
 def test_cell(lesson: LessonManifest, exercise: Exercise) -> nbformat.NotebookNode:
     visible, *hidden = exercise.check_names
     lines = [
         f"# Exercise {exercise.id}: {exercise.title} ({exercise.points} points)",
-        "from autograder.notebook import assert_check_passed, assert_exercise_passed, grade_folder",
+        "# The grader runs in a process of its own, on the files above; this cell shows what",
+        "# it printed and fails unless the check passed.",
+        "import subprocess",
+        "import sys",
         "",
-        f'report = grade_folder("{lesson.number}", "{APP_FOLDER}")',
-        f'assert_check_passed(report, "{exercise.id}", "{visible}")',
+        f'VERDICT = [sys.executable, "-I", "-m", "autograder.verdict", "{lesson.number}", '
+        f'"{APP_FOLDER}", "{exercise.id}"]',
+        'PIPED = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}',
+        *_verdict_call(exercise, [visible], hidden=False),
         "### BEGIN HIDDEN TESTS",
-        *(f'assert_check_passed(report, "{exercise.id}", "{name}")' for name in hidden),
-        f'assert_exercise_passed(report, "{exercise.id}")',
+        *(_verdict_call(exercise, hidden, hidden=True) if hidden else []),
         "### END HIDDEN TESTS",
     ]
     grade_id = "test_" + exercise.id.replace(".", "_")
@@ -150,9 +170,10 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
     cells.append(
         _markdown(
             "## Check your work\n\n"
-            "Each cell below grades one exercise. The first one starts your app and runs every "
-            "check (it takes up to a minute); the others reuse that run until you change a "
-            "file. Hidden tests run again when your instructor grades the notebook.",
+            "Each cell below grades one exercise: it starts your app from the files above, in a "
+            "process of its own, and runs that exercise's first check (up to a minute for the "
+            "later lessons). Your instructor's grading also runs hidden checks; their results "
+            "reach you in feedback.",
             "about_tests",
         )
     )

