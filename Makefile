@@ -24,7 +24,8 @@ APP_EXTRAS_03 := lesson03
 APP_EXTRAS_04 := lesson04 gevent-websocket
 APP_EXTRAS = $(APP_EXTRAS_$(STAGE))
 
-.PHONY: help setup run test test-fast lint check watch hint lessons notebooks lock bench clean \
+.PHONY: help setup run test test-fast lint check watch hint lessons notebooks regrade lock bench \
+	bench-grading clean \
 	venv-simple-websocket run-simple-websocket
 
 help:
@@ -35,8 +36,10 @@ help:
 	@echo "  make test-fast                      the tests without nbgrader and the slow ones"
 	@echo "  make lessons                        regenerate lessons/ (and the exercise tables)"
 	@echo "  make notebooks                      regenerate the workbooks, then generate_assignment"
+	@echo "  make regrade A=01_basics            regrade autograded submissions outside the kernel"
 	@echo "  make lock                           remake uv.lock after editing pyproject.toml"
 	@echo "  make bench                          run the benchmarks under bench/ (BENCH_ARGS=--quick)"
+	@echo "  make bench-grading                  grading time with and without containment"
 	@echo "  make run-simple-websocket           lesson 04 on gunicorn -k gevent + simple-websocket"
 
 # uv, pinned, in a virtualenv of its own: it makes every other virtualenv from uv.lock.
@@ -101,12 +104,19 @@ notebooks: $(call stamp,notebooks)
 	@$(PY) -m autograder.authoring.make_notebooks
 	@cd notebooks && for d in source/*/; do ../$(PY) -m nbgrader generate_assignment "$$(basename $$d)" --force; done
 
+A ?=
+regrade: $(call stamp,notebooks grader lesson04 gevent-websocket)
+	@$(if $(A),$(PY) -m autograder.regrade $(A) --course notebooks,echo "Which assignment? e.g. make regrade A=01_basics"; exit 2)
+
 lock: | $(UV)
 	@$(UV) lock
 
 BENCH_ARGS ?=
 bench: setup venv-simple-websocket
 	@$(PY) bench/run_all.py $(BENCH_ARGS)
+
+bench-grading: setup
+	@$(PY) bench/grading_containment.py $(BENCH_ARGS)
 
 # Lesson 04's maintained alternative needs a venv WITHOUT gevent-websocket (.venv-simple-websocket).
 venv-simple-websocket: $(call stamp,lesson04)

@@ -270,3 +270,65 @@ def browser_type_launch_args(browser_type_launch_args):
         "headless": True,
         "args": CHROMIUM_ARGS,
     }
+
+
+# -- nbgrader courses ---------------------------------------------------------------------
+
+NBGRADER_COMMAND_TIMEOUT = 120.0  # generate, feedback, export
+
+
+@dataclass
+class NbgraderCourse:
+    """A private copy of notebooks/ for one lesson, driven with nbgrader's real CLI."""
+
+    root: Path
+    stage: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def nbgrader(self, *args: str, timeout: float = NBGRADER_COMMAND_TIMEOUT) -> str:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        self.seconds[args[0]] = round(time.monotonic() - started, 1)
+        output = done.stdout + done.stderr
+        self.outputs[args[0]] = output
+        assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{output[-4000:]}"
+        assert "[ERROR]" not in output and "| ERROR]" not in output, output[-4000:]
+        return output
+
+    def notebook(self, folder: str, student: str | None = None) -> Path:
+        parts = [folder, student] if student else [folder]
+        return self.root.joinpath(*parts, self.stage, f"{self.stage}.ipynb")
+
+    def submit(self, student: str, notebook: Path) -> Path:
+        submission = self.notebook("submitted", student)
+        submission.parent.mkdir(parents=True)
+        shutil.copy(notebook, submission)
+        return submission
+
+
+@pytest.fixture(scope="session")
+def new_nbgrader_course():
+    """new_nbgrader_course(root, stage): notebooks/ for ``stage`` copied to ``root`` as if the
+    instructor had run the source notebook (its app/ holds the solution), then released."""
+    from autograder.authoring.make_notebooks import APP_FOLDER
+    from autograder.paths import NOTEBOOKS, source_files
+
+    def make(root: Path, stage: str) -> NbgraderCourse:
+        shutil.copy(NOTEBOOKS / "nbgrader_config.py", root)
+        shutil.copytree(NOTEBOOKS / "source" / stage, root / "source" / stage)
+        for relative in source_files(SOLUTIONS / stage):
+            target = root / "source" / stage / APP_FOLDER / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(SOLUTIONS / stage / relative, target)
+        course = NbgraderCourse(root, stage)
+        course.nbgrader("generate_assignment", stage, "--force")
+        return course
+
+    return make

@@ -12,9 +12,6 @@ import html
 import re
 import shutil
 import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -22,66 +19,25 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.authoring.make_notebooks import APP_FOLDER
-from autograder.paths import LESSONS, NOTEBOOKS, SOLUTIONS, source_files
+from autograder.paths import LESSONS, NOTEBOOKS, source_files
 from autograder.workbook import writefile_body, writefile_target
 
 pytestmark = pytest.mark.nbgrader
 
 STAGES = sorted(p.parent.name for p in (NOTEBOOKS / "source").glob("*/*.ipynb"))
-COMMAND_TIMEOUT = 120.0  # generate, feedback, export
 AUTOGRADE_TIMEOUT = 420.0  # two submissions, each executing a whole grading run
 SOLVED, UNTOUCHED = "solved", "untouched"
 
 
-@dataclass
-class Course:
-    root: Path
-    stage: str
-    seconds: dict[str, float] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-
-    def nbgrader(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
-        started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        self.seconds[args[0]] = round(time.monotonic() - started, 1)
-        output = done.stdout + done.stderr
-        self.outputs[args[0]] = output
-        assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{output[-4000:]}"
-        assert "[ERROR]" not in output and "| ERROR]" not in output, output[-4000:]
-        return output
-
-    def notebook(self, folder: str, student: str | None = None) -> Path:
-        parts = [folder, student] if student else [folder]
-        return self.root.joinpath(*parts, self.stage, f"{self.stage}.ipynb")
-
-
 @pytest.fixture(scope="module", params=STAGES)
-def course(request, tmp_path_factory) -> Course:
+def course(request, tmp_path_factory, new_nbgrader_course):
     stage = request.param
-    root = tmp_path_factory.mktemp(f"course-{stage}")
-    shutil.copy(NOTEBOOKS / "nbgrader_config.py", root)
-    shutil.copytree(NOTEBOOKS / "source" / stage, root / "source" / stage)
-    # As if the instructor had run the source notebook: its app/ holds the solution.
-    for relative in source_files(SOLUTIONS / stage):
-        target = root / "source" / stage / APP_FOLDER / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SOLUTIONS / stage / relative, target)
-    course = Course(root, stage)
-
-    course.nbgrader("generate_assignment", stage, "--force")
+    course = new_nbgrader_course(tmp_path_factory.mktemp(f"course-{stage}"), stage)
     for student, origin in (
         (SOLVED, course.notebook("source")),
         (UNTOUCHED, course.notebook("release")),
     ):
-        submission = course.notebook("submitted", student)
-        submission.parent.mkdir(parents=True)
-        shutil.copy(origin, submission)
+        course.submit(student, origin)
     course.nbgrader("autograde", stage, "--create", "--force", timeout=AUTOGRADE_TIMEOUT)
     course.nbgrader("generate_feedback", stage, "--force")
     course.nbgrader("export")
@@ -98,7 +54,7 @@ def written_files(path: Path) -> dict[str, str]:
     }
 
 
-def grades(course: Course, student: str) -> list:
+def grades(course, student: str) -> list:
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gradebook:
         notebook = gradebook.find_submission_notebook(course.stage, course.stage, student)
         return [

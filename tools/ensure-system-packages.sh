@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the course runs for real: Chromium (browser checks),
-# redis-server (Celery broker and Socket.IO message queue) and nginx (scale-out).
+# redis-server (Celery broker and Socket.IO message queue), nginx (scale-out) and bubblewrap
+# (the file view a student's code is graded in).
 # As root it installs what is missing with apt; otherwise it says what to install.
 set -euo pipefail
 
-declare -A needed=([chromium]=/usr/bin/chromium [redis-server]=redis-server [nginx]=nginx)
+declare -A needed=([chromium]=/usr/bin/chromium [redis-server]=redis-server [nginx]=nginx [bubblewrap]=bwrap)
 missing=()
 for pkg in "${!needed[@]}"; do
   command -v "${needed[$pkg]}" >/dev/null 2>&1 || [ -x "${needed[$pkg]}" ] \
@@ -20,6 +21,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 else
   echo "Missing system packages: ${missing[*]}" >&2
   echo "Install them, e.g.: sudo apt-get install ${missing[*]}" >&2
-  echo "(Chromium is needed for the browser checks, redis-server for lessons 03-04, nginx for 04.)" >&2
+  echo "(Chromium is needed for the browser checks, redis-server for lessons 03-04, nginx for 04," >&2
+  echo " bubblewrap to contain the code being graded.)" >&2
   exit 1
 fi
