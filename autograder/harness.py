@@ -115,7 +115,12 @@ class ManagedProcess:
         if not self.wrapped:
             return self.popen.pid
         if self._program_pid is None:
-            found = poll_until(lambda: psutil.Process(self.popen.pid).children(), 2.0, 0.01)
+            found = poll_until(
+                lambda: psutil.Process(self.popen.pid).children(),
+                2.0,
+                0.01,
+                give_up=lambda: self.popen.poll() is not None,
+            )
             self._program_pid = found[0].pid if found else self.popen.pid
         return self._program_pid
 
@@ -139,7 +144,8 @@ class ManagedProcess:
     def stop(self, grace: float | None = None) -> None:
         # Wrapped, the program gets SIGTERM by itself: the wrapper would die of it at once and
         # take the program down with SIGKILL, before it could shut down cleanly.
-        stop_process_group(self.popen, grace, first=self.pid if self.wrapped else None)
+        running_wrapped = self.wrapped and self.popen.poll() is None
+        stop_process_group(self.popen, grace, first=self.pid if running_wrapped else None)
         self._log.close()
 
 
@@ -239,7 +245,9 @@ class Harness:
                 self.processes.append(process)
             return process
 
-        return self._launcher.submit(launch).result()
+        process = self._launcher.submit(launch).result()
+        process.pid  # noqa: B018 - learn the wrapped program's pid while it surely runs
+        return process
 
     def stop_process(self, process: ManagedProcess) -> None:
         process.stop()
