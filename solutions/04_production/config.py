@@ -68,6 +68,14 @@ class Config:
     MAX_MESSAGE_LENGTH = 500
     MAX_TITLE_LENGTH = 80
 
+    # Bounds on what one client may do. Per connection, (events a second, burst): a person
+    # typing never meets them, a script sending hundreds a second does (rate_limits.py).
+    RATE_LIMITS = {"send_message": (2.0, 10), "start_report": (0.2, 3)}
+    # The largest HTTP body or websocket message Engine.IO takes (its default is 1 MB). Our
+    # largest legitimate message is a 500-character chat message, at most about 3 KB as JSON;
+    # a long-polling POST may batch a few dozen of them.
+    MAX_HTTP_BUFFER_SIZE = 64 * 1024
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # the reloader would start the app twice; restart it yourself

@@ -14,6 +14,7 @@ from .base import BaseSocket
 class ReportsNamespace(BaseSocket):
     def on_start_report(self, data=None):
         title = report_title(data)
+        self.spend("start_report")  # RateLimited becomes an error reply, like BadPayload
         # Store a Report(id=<a new uuid4 string>, user=<this client's user>, title=title) and
         # commit, join this client to report.room, then queue_report(report). Acknowledge
         # with {"ok": True, "report": report.to_dict()}.

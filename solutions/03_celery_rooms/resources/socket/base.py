@@ -5,9 +5,10 @@ import logging
 
 from auth import user_for
 from extensions import db
-from flask import request
+from flask import current_app, request
 from flask_socketio import Namespace
 from models import Presence
+from rate_limits import take
 from sqlalchemy import delete, distinct, func, select
 
 # python-socketio calls these for the connection itself; a client may not emit them.
@@ -82,6 +83,13 @@ class BaseSocket(Namespace):
 
     def current_user(self) -> str:
         return self.get_session(request.sid).get("user", "?")
+
+    def spend(self, action: str) -> None:
+        """Count one ``action`` against this connection's RATE_LIMITS (RateLimited if spent)."""
+        session = self.get_session(request.sid)
+        buckets = session.setdefault("rate_limits", {})
+        take(buckets, action, *current_app.config["RATE_LIMITS"][action])
+        self.save_session(request.sid, session)
 
     def online_count(self) -> int:
         users_here = select(func.count(distinct(Presence.user))).where(
