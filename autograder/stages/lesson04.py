@@ -14,7 +14,7 @@ from ..production import find_nginx, start_gunicorn, start_nginx
 from ..services import RedisService, redis_for_run, start_celery_worker, start_redis
 from ..venvs import simple_websocket_venv
 from . import Instance, ProductionStack, Stage
-from .common import CELERY_APP, app_env
+from .common import CELERY_APP, app_env, delivery_env
 
 REPORT_STEPS, REPORT_STEP_SECONDS = 5, 0.2
 
@@ -74,7 +74,11 @@ def start_with(
 
 def start(scope: Scope, stage_dir: Path) -> ProductionStack:
     redis = start_redis(scope)
-    timing = {"REPORT_STEPS": str(REPORT_STEPS), "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS)}
+    timing = {
+        "REPORT_STEPS": str(REPORT_STEPS),
+        "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS),
+        **delivery_env(),
+    }
     return start_with(scope, stage_dir, redis, sticky=False, extra_env=timing)
 
 
