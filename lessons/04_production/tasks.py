@@ -22,6 +22,7 @@ from flask import current_app
 from flask_socketio import SocketIO
 from kombu.exceptions import OperationalError
 from models import Message, Report
+from signed_queue import SignedRedisManager
 from sqlalchemy import func, select, update
 
 REPORTS = "/reports"  # the Socket.IO namespace of the reports
@@ -33,9 +34,13 @@ class QueueUnavailable(RuntimeError):
 
 
 @cache
-def worker_socketio(redis_url: str) -> SocketIO:
-    """A write-only SocketIO: no app, no clients, it can only publish to the queue."""
-    return SocketIO(message_queue=redis_url)
+def worker_socketio(redis_url: str, secret: str | None = None) -> SocketIO:
+    """A write-only SocketIO: no app, no clients, it can only publish to the queue, and what it
+    publishes is signed with SECRET_KEY like the web instances' messages (signed_queue.py)."""
+    queue = SignedRedisManager(redis_url, secret or current_app.config["SECRET_KEY"], True)
+    sio = SocketIO()
+    sio.init_app(None, client_manager=queue)
+    return sio
 
 
 def emit_to_room(event: str, data: dict, room: str) -> None:

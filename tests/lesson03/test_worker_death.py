@@ -37,9 +37,7 @@ def app():
 
 def alice_starts_a_report(app) -> tuple[Probe, str]:
     alice = Probe(app.url, namespaces=[REPORTS], auth={"token": TOKENS["alice"]}).connect()
-    report_id = alice.call("start_report", {"title": "k"}, namespace=REPORTS)["report"][
-        "report_id"
-    ]
+    report_id = alice.call("start_report", {"title": "k"}, namespace=REPORTS)["report"]["report_id"]
     alice.expect("progress", namespace=REPORTS, where=lambda d: d["percent"] >= 20, timeout=10)
     return alice, report_id
 
