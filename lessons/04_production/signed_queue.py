@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 
 class SignedRedisManager(socketio.RedisManager):
-    def __init__(self, url: str, secret: str, write_only: bool = False):
-        super().__init__(url, channel=CHANNEL, write_only=write_only)
+    def __init__(self, url: str, secret: str, write_only: bool = False, **options):
+        super().__init__(url, channel=CHANNEL, write_only=write_only, **options)
         self.key = hashlib.sha256(b"socketio message queue\0" + secret.encode()).digest()
         self.dropped = 0
 
