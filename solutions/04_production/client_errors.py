@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 APP_DIR = str(Path(__file__).resolve().parent)
-MIDDLEWARE = ("polling_guard.py",)
+MIDDLEWARE = ("polling_guard.py", "connection_budget.py")
 LIBRARY_LOGGERS = ("engineio.server", "socketio.server", "werkzeug")
 TRACEBACK = "Traceback (most recent call last):"
 FRAME = re.compile(r'^\s*File "([^"]+)"', re.MULTILINE)
@@ -73,9 +73,32 @@ def _thread_excepthook(args) -> None:
         sys.__excepthook__(args.exc_type, args.exc_value, args.exc_traceback)
 
 
+def _hook_gevent_hub() -> None:
+    """Under gevent what escapes a greenlet, a request's included (gevent-websocket's handler
+    answers a bad handshake with str where bytes belong), is printed by the hub itself, not
+    logged: Hub.print_exception (gevent/hub.py), which this replaces for this process."""
+    from gevent import monkey
+
+    if not monkey.is_module_patched("socket"):
+        return
+    import gevent
+
+    hub = gevent.get_hub()
+    print_whole = hub.print_exception
+
+    def print_exception(context, kind, error, tb):
+        if isinstance(error, Exception) and tb is not None and not passes_through_app(tb):
+            count(kind.__name__, str(error), " [gevent]")
+        else:
+            print_whole(context, kind, error, tb)
+
+    hub.print_exception = print_exception
+
+
 def install() -> None:
     for name in LIBRARY_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, OneLinePerClientError) for f in logger.filters):
             logger.addFilter(OneLinePerClientError())
     threading.excepthook = _thread_excepthook
+    _hook_gevent_hub()
