@@ -48,7 +48,7 @@ class BaseSocket(Namespace):
             return f'"{event}" is reserved for the connection itself: a client cannot send it'
         handler = getattr(self, f"on_{event}", None)
         if handler is None:
-            return f'there is no event "{event}" on {self.namespace}'
+            return f'there is no event "{event:.80}" on {self.namespace}'
         try:
             inspect.signature(handler).bind(*args)
         except TypeError:
