@@ -39,6 +39,12 @@ def follow_logs(harness: Harness, poll: float = 0.3) -> None:
         time.sleep(poll)
 
 
+def sign_in_tokens(chat_tokens: str) -> str:
+    """CHAT_TOKENS ("token:user,...") as people read it: "token (user), ..."."""
+    pairs = [pair.split(":", 1) for pair in chat_tokens.split(",") if ":" in pair]
+    return ", ".join(f"{token} ({user})" for token, user in pairs)
+
+
 def serve_until_interrupted(start: StartFunction, stage_dir: Path, note: str = "") -> int:
     """Start a stack, say what runs and where, show its output; Ctrl-C stops all of it."""
     with Harness(contain=False) as harness:  # people's own app, on their own machine
@@ -49,7 +55,10 @@ def serve_until_interrupted(start: StartFunction, stage_dir: Path, note: str = "
             return 1
         for process in harness.processes:
             print(f"  started {process.name} (pid {process.pid}), log: {process.log_path}")
-        print(f"\n  Open {app.url}/ in your browser. Ctrl-C stops everything.\n", flush=True)
+        print(f"\n  Open {app.url}/ in your browser. Ctrl-C stops everything.", flush=True)
+        if app.env.get("CHAT_TOKENS"):
+            print(f"  Sign in with one of these tokens: {sign_in_tokens(app.env['CHAT_TOKENS'])}")
+        print(flush=True)
         if note:
             print(f"  {note}")
         try:

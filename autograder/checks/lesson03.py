@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import requests
@@ -12,8 +13,20 @@ from ..client import Probe
 from ..context import CheckContext
 from ..failures import CheckFailed
 from ..stages import QueueStack
-from ..stages.common import CHAT, REPORTS, TOKENS
-from ..stages.lesson03 import REPORT_STEP_SECONDS, REPORT_STEPS, start_second_server
+from ..stages.common import (
+    CHAT,
+    REPORT_ABANDONED_AFTER,
+    REPORTS,
+    TASK_VISIBILITY_TIMEOUT,
+    TOKENS,
+)
+from ..stages.lesson03 import (
+    REPORT_STEP_SECONDS,
+    REPORT_STEPS,
+    kill_worker,
+    replace_worker,
+    start_second_server,
+)
 from ..waiting import poll_until
 from . import CheckSet
 
@@ -21,6 +34,9 @@ CHECKS = CheckSet("03")
 Context = CheckContext[QueueStack]
 
 REPORT_TIMEOUT = REPORT_STEPS * REPORT_STEP_SECONDS + 8  # queueing, a busy machine
+# After its worker is killed a report ends within this: its result from another worker (after
+# the visibility timeout), or else failed as abandoned. About 7 s on the course machine.
+END_AFTER_KILL = REPORT_ABANDONED_AFTER + 4
 PERCENTS = [round(100 * step / REPORT_STEPS) for step in range(REPORT_STEPS + 1)]
 
 
@@ -413,4 +429,72 @@ def page_shows_progress_and_result(ctx: Context) -> None:
             sent=sent,
             expected=f"#report-result describes the result, built by worker pid {worker_pid}",
             received=f"#report-result reads {shown!r}",
+        )
+
+
+# -- 3.6 at least once ---------------------------------------------------------------------
+def final_state(probe: Probe, report_id: str, timeout: float) -> dict | None:
+    """The report once it has ended ("result" or "failed", or a watch saying so), as the page
+    learns it: from its events, and from a watch every second while it waits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe.drain(0.5)
+        for event, data in events_of(probe, report_id):
+            if event in ("result", "failed"):
+                return data
+        ack = probe.call("watch", {"report_id": report_id}, namespace=REPORTS)
+        report = ack.get("report") if isinstance(ack, dict) else None
+        if isinstance(report, dict) and report.get("state") in ("done", "failed"):
+            return report
+    return None
+
+
+@CHECKS.check(
+    "3.6",
+    "a report whose worker is SIGKILLed mid-way ends with its result from a new worker",
+    hint="In celery_app.deliver_at_least_once: task_acks_late, task_reject_on_worker_lost, "
+    "worker_prefetch_multiplier = 1, and visibility_timeout in broker_transport_options.",
+    time_scale=1.5,
+)
+def a_killed_workers_report_finishes(ctx: Context) -> None:
+    alice = reports_client(ctx, "alice")
+    report_id = start_report(alice)["report_id"]
+    sent = f"alice starts report {report_id}"
+    seen = alice.expect(
+        "progress",
+        namespace=REPORTS,
+        where=lambda d: of_report(report_id)(d) and d.get("percent", 0) >= 20,
+        timeout=REPORT_TIMEOUT,
+        sent=sent,
+        expected='a "progress" event of at least 20 %',
+    )
+    killed = kill_worker(ctx.stack)
+    killed_at = time.monotonic()
+    new = replace_worker(ctx.stack)
+    sent += (
+        f"; at {seen['percent']} % the grader SIGKILLs the Celery worker (pid {killed}) and "
+        f"starts a new one (pid {new.pid}); alice watches the report every second"
+    )
+    final = final_state(alice, report_id, END_AFTER_KILL)
+    took = time.monotonic() - killed_at
+    expected = (
+        f'the report\'s "result" (state "done") built by the new worker, pid {new.pid}: Redis '
+        f"gives the unacknowledged task to it after the visibility timeout "
+        f"({TASK_VISIBILITY_TIMEOUT:.0f} s here)"
+    )
+    if final is None:
+        raise CheckFailed(
+            f"the report had not ended {took:.0f} s after its worker was killed",
+            sent=sent,
+            expected=expected,
+            received=f"still not done or failed.\nThe new worker's output:\n{new.log_tail()}",
+        )
+    built_by = (final.get("result") or {}).get("built_by") or {}
+    if final.get("state") != "done" or built_by.get("pid") != new.pid:
+        raise CheckFailed(
+            "the killed worker's report did not finish on the new worker",
+            sent=sent,
+            expected=expected,
+            received=f"after {took:.0f} s: {final}\nWithout late acknowledgement the task "
+            "died with its worker, and the report was failed as abandoned.",
         )

@@ -20,8 +20,8 @@ from ..failures import CheckFailed
 from ..harness import ManagedProcess, free_port
 from ..readiness import ENGINEIO_HANDSHAKE, engineio_ready
 from ..stages import ProductionStack
-from ..stages.common import CHAT, NOTIFICATIONS, REPORTS, TOKENS
-from ..stages.lesson04 import REPORT_STEP_SECONDS, REPORT_STEPS, start_instance
+from ..stages.common import CHAT, NOTIFICATIONS, REPORTS
+from ..stages.lesson04 import REPORT_STEP_SECONDS, REPORT_STEPS, TOKENS, start_instance
 from ..swarm import Swarm
 from ..waiting import poll_until
 from . import CheckSet
@@ -221,22 +221,36 @@ def instances_behind_nginx_share_rooms(ctx: Context) -> None:
 
 
 # -- 4.2 startup refusals ----------------------------------------------------------------
+# Each unsafe setting a production config must refuse: (what, the change, the variable named).
 REFUSALS = [
     ("SECRET_KEY missing", {"SECRET_KEY": ""}, "SECRET_KEY"),
     ("SECRET_KEY the development default", {"SECRET_KEY": "dev-only-not-a-secret"}, "SECRET_KEY"),
+    ("SECRET_KEY too short", {"SECRET_KEY": "0123456789abcde"}, "SECRET_KEY"),
+    ("CORS_ALLOWED_ORIGINS missing", {"CORS_ALLOWED_ORIGINS": ""}, "CORS_ALLOWED_ORIGINS"),
     ("CORS_ALLOWED_ORIGINS '*'", {"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"),
+    ("REDIS_URL missing", {"REDIS_URL": ""}, "REDIS_URL"),
     ("DATABASE_URL missing", {"DATABASE_URL": ""}, "DATABASE_URL"),
+    ("CHAT_TOKENS missing", {"CHAT_TOKENS": ""}, "CHAT_TOKENS"),
+    (
+        "CHAT_TOKENS with a development token",
+        {"CHAT_TOKENS": f"alice-dev-token:alice,{TOKENS['bob']}:bob"},
+        "CHAT_TOKENS",
+    ),
+    ("CHAT_TOKENS with a short token", {"CHAT_TOKENS": "0123456789abcde:alice"}, "CHAT_TOKENS"),
 ]
 REFUSAL_PHRASE = "refusing to start"
 
 
 @CHECKS.check(
     "4.2",
-    "production config refuses a missing secret, the dev secret, '*' origins, no database",
+    "production config refuses each missing or development secret, token, origin list, Redis "
+    "URL and database",
     hint=(
         "In config.production_problems: one sentence per problem, naming the variable "
-        "(REQUIRED_ENVIRONMENT unset, a short or default SECRET_KEY, '*' in the origins)."
+        "(REQUIRED_ENVIRONMENT unset, a short or default SECRET_KEY, '*' in the origins, "
+        "short or development CHAT_TOKENS)."
     ),
+    time_scale=2.0,
 )
 def production_config_refuses_unsafe_settings(ctx: Context) -> None:
     attempts = []

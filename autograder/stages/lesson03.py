@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from pathlib import Path
 
-from ..harness import Scope
+from ..harness import ManagedProcess, Scope
 from ..services import RedisService, redis_for_run, start_celery_worker, start_redis
 from . import QueueStack, Stage
-from .common import CELERY_APP, app_env
+from .common import CELERY_APP, app_env, delivery_env
 from .devserver import start_dev_server
 
 REPORT_STEPS = 10
@@ -22,6 +25,7 @@ def grading_env(scope: Scope, redis_url: str) -> dict[str, str]:
         REPORT_STEPS=str(REPORT_STEPS),
         REPORT_STEP_SECONDS=str(REPORT_STEP_SECONDS),
         QUEUE_RETRY_SECONDS="20",
+        **delivery_env(),
     )
 
 
@@ -41,6 +45,22 @@ def serve(scope: Scope, stage_dir: Path) -> QueueStack:
     """`make run`: REDIS_URL if it answers, else a private Redis; reports at their own pace."""
     redis = redis_for_run(scope)
     return start_with(scope, stage_dir, redis, {"REDIS_URL": redis.url})
+
+
+def kill_worker(stack: QueueStack) -> int:
+    """SIGKILL the stack's Celery worker and its children: no warm shutdown, no acknowledgement,
+    as when a machine dies. Its pid."""
+    worker = stack.worker
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(worker.pid, signal.SIGKILL)
+    stack.scope.stop_process(worker)  # reaps it and closes its log
+    return worker.pid
+
+
+def replace_worker(stack: QueueStack, name: str = "worker-2") -> ManagedProcess:
+    """A new Celery worker in the stack's place, on the same Redis and database."""
+    stack.worker = start_celery_worker(stack.scope, stack.stage_dir, CELERY_APP, stack.env, name)
+    return stack.worker
 
 
 def start_second_server(scope: Scope, stack: QueueStack) -> str:

@@ -14,9 +14,13 @@ from ..production import find_nginx, start_gunicorn, start_nginx
 from ..services import RedisService, redis_for_run, start_celery_worker, start_redis
 from ..venvs import simple_websocket_venv
 from . import Instance, ProductionStack, Stage
-from .common import CELERY_APP, app_env
+from .common import CELERY_APP, app_env, chat_tokens, delivery_env
+from .common import TOKENS as DEV_TOKENS
 
 REPORT_STEPS, REPORT_STEP_SECONDS = 5, 0.2
+# Production refuses the development tokens (and any shorter than 16 characters): the grader's
+# users get fresh random ones, for this run only, as a deployment would.
+TOKENS = {user: f"{user}-{secrets.token_urlsafe(16)}" for user in DEV_TOKENS}
 
 
 def origins_for(*ports: int) -> list[str]:
@@ -24,13 +28,15 @@ def origins_for(*ports: int) -> list[str]:
 
 
 def production_env(scope: Launcher, redis_url: str, origins: list[str], **extra: str) -> dict:
-    """What a deployment sets: a fresh random secret, explicit origins, Redis, a database."""
+    """What a deployment sets: a fresh random secret, random tokens, explicit origins, Redis,
+    a database."""
     settings = {
         "APP_CONFIG": "production",
         "SECRET_KEY": secrets.token_hex(32),
         "CORS_ALLOWED_ORIGINS": ",".join(origins),
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",
+        "CHAT_TOKENS": chat_tokens(TOKENS),
     }
     return app_env(scope, "04", **{**settings, **extra})
 
@@ -74,7 +80,11 @@ def start_with(
 
 def start(scope: Scope, stage_dir: Path) -> ProductionStack:
     redis = start_redis(scope)
-    timing = {"REPORT_STEPS": str(REPORT_STEPS), "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS)}
+    timing = {
+        "REPORT_STEPS": str(REPORT_STEPS),
+        "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS),
+        **delivery_env(),
+    }
     return start_with(scope, stage_dir, redis, sticky=False, extra_env=timing)
 
 

@@ -42,22 +42,48 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     CELERY = {
         "broker_url": REDIS_URL,
+        # kombu's Redis transport, without two crashes of late acknowledgement (in the file).
+        "broker_transport": "redis_transport:Transport",
         "task_ignore_result": True,  # a report's state lives in the database (models.Report)
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,  # a worker waits out a Redis restart
-        # With acks_late off (the default) a running task is never cancelled: say so out loud.
+        # With acks_late (celery_app.py), when the connection to Redis breaks Celery either
+        # cancels the running tasks or lets them finish while Redis may deliver them again.
+        # Ours finish; tasks.claim() makes the second delivery do nothing.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
-        "broker_transport_options": {"socket_timeout": 5, "socket_connect_timeout": 2},
+        "broker_transport_options": {
+            "socket_timeout": 5,
+            "socket_connect_timeout": 2,
+            # How often a worker looks for tasks whose visibility timeout ran out (kombu's
+            # Redis transport): every second, instead of every 100 s (10 s x throttle 10).
+            "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
+        },
     }
     # How long building a report takes: REPORT_STEPS steps of REPORT_STEP_SECONDS each.
     REPORT_STEPS = int(os.environ.get("REPORT_STEPS", "10"))
     REPORT_STEP_SECONDS = float(os.environ.get("REPORT_STEP_SECONDS", "0.8"))
     # How long the worker waits for Redis to come back before it gives up on an event.
     QUEUE_RETRY_SECONDS = float(os.environ.get("QUEUE_RETRY_SECONDS", "20"))
+    # At-least-once reports (celery_app.py, tasks.py). How long Redis leaves a task with a
+    # worker that has not acknowledged it before giving it to another (longer than the longest
+    # report); how long a running report may go without a heartbeat before another run may take
+    # it over; how long until a report no worker writes any more is marked failed.
+    TASK_VISIBILITY_TIMEOUT = float(os.environ.get("TASK_VISIBILITY_TIMEOUT", "30"))
+    REPORT_LEASE_SECONDS = float(os.environ.get("REPORT_LEASE_SECONDS", "10"))
+    REPORT_ABANDONED_AFTER = float(os.environ.get("REPORT_ABANDONED_AFTER", "60"))
 
     HISTORY_LIMIT = 50
     MAX_MESSAGE_LENGTH = 500
     MAX_TITLE_LENGTH = 80
+
+    # Bounds on what one client may do. Per connection, (events a second, burst): a person
+    # typing never meets them, a script sending hundreds a second does (rate_limits.py).
+    RATE_LIMITS = {"send_message": (2.0, 10), "start_report": (0.2, 3)}
+    # The largest HTTP body or websocket message Engine.IO takes (its default is 1 MB). Our
+    # largest legitimate message is a 500-character chat message, at most about 3 KB as JSON;
+    # a long-polling POST may batch a few dozen of them.
+    MAX_HTTP_BUFFER_SIZE = 64 * 1024
 
 
 class DevelopmentConfig(Config):

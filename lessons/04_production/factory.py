@@ -1,15 +1,23 @@
 """The app factory: build a configured app and bind the extensions to it."""
 
 import logging
+import os
 
+import client_errors
 from celery_app import celery_init_app
 from config import DevelopmentConfig, production_problems
 from extensions import db, socketio
 from flask import Flask
+from polling_guard import PollingGuard
 from resources.socket import register_namespaces
 from routes import api, pages
+from signed_queue import SignedRedisManager
 
 log = logging.getLogger(__name__)
+WERKZEUG_IS_NOT_PRODUCTION = (
+    "Refusing to start in production config on Werkzeug, the development server "
+    "(python run.py, flask run): run `gunicorn wsgi:app` (gunicorn.conf.py)"
+)
 
 
 class RefusedToStart(RuntimeError):
@@ -59,6 +67,8 @@ def configure_logging(app: Flask) -> None:
 def refuse_unsafe_config(app: Flask) -> None:
     if not app.config.get("REQUIRED_ENVIRONMENT"):
         return  # not a production config
+    if os.environ.get("FLASK_RUN_FROM_CLI"):  # `flask run` serves with Werkzeug
+        raise RefusedToStart(WERKZEUG_IS_NOT_PRODUCTION)
     try:
         problems = production_problems(app.config)
     except NotImplementedError as missing:  # the starter still boots, unchecked
@@ -90,9 +100,13 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
         # One client's events run one after another, so its DB session (one per connection,
         # see extensions.session_scope) is never used by two threads at once.
         async_handlers=False,
-        # Every web process subscribes to this Redis channel; a worker publishes to it.
-        message_queue=app.config["REDIS_URL"],
+        # Every web process subscribes to this Redis channel; a worker publishes to it. Every
+        # message is signed with SECRET_KEY, and one without our signature is dropped.
+        client_manager=SignedRedisManager(app.config["REDIS_URL"], app.config["SECRET_KEY"]),
+        max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"],
     )
+    app.wsgi_app = PollingGuard(app.wsgi_app, app.config["MAX_HTTP_BUFFER_SIZE"])
+    client_errors.install()
     celery_init_app(app)
     register_namespaces(socketio)
     app.register_blueprint(pages)

@@ -3,6 +3,10 @@
 The worker is not a Socket.IO server and no client is connected to it. It emits through a
 write-only SocketIO, which only publishes to the Redis message queue; every web process is
 subscribed to that queue and delivers the event to the members of the room it names.
+
+The task is delivered at least once (celery_app.py): after a worker dies the broker gives it
+to another, and it may deliver it twice. So a run first claims its report, writes only while
+its claim holds, and a report no worker writes any more is marked failed (fail_if_abandoned).
 """
 
 import logging
@@ -18,7 +22,8 @@ from flask import current_app
 from flask_socketio import SocketIO
 from kombu.exceptions import OperationalError
 from models import Message, Report
-from sqlalchemy import func, select
+from signed_queue import SignedRedisManager
+from sqlalchemy import func, select, update
 
 REPORTS = "/reports"  # the Socket.IO namespace of the reports
 log = logging.getLogger(__name__)
@@ -29,9 +34,13 @@ class QueueUnavailable(RuntimeError):
 
 
 @cache
-def worker_socketio(redis_url: str) -> SocketIO:
-    """A write-only SocketIO: no app, no clients, it can only publish to the queue."""
-    return SocketIO(message_queue=redis_url)
+def worker_socketio(redis_url: str, secret: str | None = None) -> SocketIO:
+    """A write-only SocketIO: no app, no clients, it can only publish to the queue, and what it
+    publishes is signed with SECRET_KEY like the web instances' messages (signed_queue.py)."""
+    queue = SignedRedisManager(redis_url, secret or current_app.config["SECRET_KEY"], True)
+    sio = SocketIO()
+    sio.init_app(None, client_manager=queue)
+    return sio
 
 
 def emit_to_room(event: str, data: dict, room: str) -> None:
@@ -79,34 +88,98 @@ def chat_summary() -> dict:
     return {"messages": sum(by_user.values()), "by_user": by_user}
 
 
+def write(report: Report, condition, **values) -> float | None:
+    """UPDATE the report where ``condition`` holds, stamping updated_at: the stamp, or None when
+    the condition no longer held (the row is not as this run left it)."""
+    stamp = time.time()
+    changed = db.session.execute(
+        update(Report)
+        .where(Report.id == report.id, condition)
+        .values(updated_at=stamp, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(report)
+    return stamp if changed.rowcount == 1 else None
+
+
+def claim(report: Report) -> float | None:
+    """Take the report for this run of build_report: the run's stamp, or None.
+
+    A run may build a report that is queued, or running without a heartbeat (a write to
+    updated_at) for REPORT_LEASE_SECONDS: what a dead worker leaves behind. A finished report,
+    or one whose worker is alive, is not claimed, and the run does nothing: safe to run twice.
+    """
+    stale = time.time() - current_app.config["REPORT_LEASE_SECONDS"]
+    free = (Report.state == "queued") | ((Report.state == "running") & (Report.updated_at < stale))
+    return write(report, free, state="running")
+
+
+def checkpoint(report: Report, stamp: float, **values) -> float | None:
+    """Write ``values`` if this run still holds the report (updated_at is still its ``stamp``):
+    the new stamp, or None when another run or fail_if_abandoned has taken it since."""
+    return write(report, Report.updated_at == stamp, **values)
+
+
 @shared_task(ignore_result=True)
 def build_report(report_id: str) -> None:
-    """Build the report in steps, reporting 0..100 % to its room, then the result."""
+    """Build the report in steps, reporting 0..100 % to its room, then the result.
+
+    Every step is a checkpoint: the percent is committed (the worker's heartbeat) before it is
+    published, and a run that takes over from a dead worker goes on from the last one.
+    """
     report = db.session.get(Report, report_id)
-    if report is None:
-        log.error("report %s is not in the database", report_id)
+    stamp = claim(report) if report is not None else None
+    if stamp is None:
+        log.info("report %s: nothing to do (missing, finished or being built)", report_id)
         return
     steps, delay = current_app.config["REPORT_STEPS"], current_app.config["REPORT_STEP_SECONDS"]
+    first = round(report.percent * steps / 100)  # 0, or where a dead worker stopped
     try:
-        report.state = "running"
-        for step in range(steps + 1):
-            if step:
+        for step in range(first, steps + 1):
+            if step > first:
                 time.sleep(delay)  # stands in for the slow part of real work
-            report.percent = round(100 * step / steps)
-            db.session.commit()
+            stamp = checkpoint(report, stamp, percent=round(100 * step / steps))
+            if stamp is None:
+                log.warning("report %s: taken over at step %d, stopping", report_id, step)
+                return
             progress = {**report.to_dict(), "step": step, "steps": steps, "worker": worker_stamp()}
             publish("progress", progress, report.room)
-        report.result = {**chat_summary(), "built_by": worker_stamp()}
-        report.state = "done"
-        db.session.commit()
+        result = {**chat_summary(), "built_by": worker_stamp()}
+        if checkpoint(report, stamp, state="done", result=result) is None:
+            log.warning("report %s: taken over before its result, stopping", report_id)
+            return
     except Exception as error:
         log.exception("report %s failed", report_id)
         db.session.rollback()
-        report.state, report.result = "failed", {"error": str(error)}
-        db.session.commit()
-        publish("failed", {**report.to_dict(), "worker": worker_stamp()}, report.room, True)
+        if checkpoint(report, stamp, state="failed", result={"error": str(error)}) is not None:
+            publish("failed", {**report.to_dict(), "worker": worker_stamp()}, report.room, True)
         return
     publish("result", {**report.to_dict(), "worker": worker_stamp()}, report.room, True)
+
+
+def fail_if_abandoned(report: Report) -> bool:
+    """Mark ``report`` failed when no worker has written it for REPORT_ABANDONED_AFTER seconds.
+
+    A worker writes a running report at every step. Silence that long means its worker died and
+    no other took the task over (the broker lost it too, or no worker runs), and the report
+    would say "running" forever. Called whenever someone reads a report, which the page does
+    every few seconds while a report is silent; the failure goes to the room too.
+    """
+    limit = current_app.config["REPORT_ABANDONED_AFTER"]
+    if report.state not in ("queued", "running") or time.time() - report.updated_at < limit:
+        return False
+    if report.state == "queued":
+        error = f"no worker started this report within {limit:.0f} s; start it again"
+    else:
+        error = (
+            f"the worker building this report stopped at {report.percent} % and no other "
+            f"took it over within {limit:.0f} s; start it again"
+        )
+    if checkpoint(report, report.updated_at, state="failed", result={"error": error}) is None:
+        return False  # a worker wrote it just now
+    publish("failed", report.to_dict(), report.room)
+    return True
 
 
 def queue_report(report: Report) -> None:

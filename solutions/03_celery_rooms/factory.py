@@ -1,9 +1,11 @@
 """The app factory: build a configured app and bind the extensions to it."""
 
+import client_errors
 from celery_app import celery_init_app
 from config import DevelopmentConfig
 from extensions import db, socketio
 from flask import Flask
+from polling_guard import PollingGuard
 from resources.socket import register_namespaces
 from routes import api, pages
 
@@ -32,7 +34,10 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
         async_handlers=False,
         # Every web process subscribes to this Redis channel; a worker publishes to it.
         message_queue=app.config["REDIS_URL"],
+        max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"],
     )
+    app.wsgi_app = PollingGuard(app.wsgi_app, app.config["MAX_HTTP_BUFFER_SIZE"])
+    client_errors.install()
     celery_init_app(app)
     register_namespaces(socketio)
     app.register_blueprint(pages)

@@ -8,6 +8,7 @@ from extensions import db
 from flask import Blueprint, abort, render_template, request, send_from_directory
 from flask_socketio import ConnectionRefusedError
 from models import Report
+from tasks import fail_if_abandoned
 
 pages = Blueprint("pages", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -39,12 +40,15 @@ def vendor(filename):
 @api.get("/reports/<report_id>")
 def report_status(report_id):
     """A report's current state for its owner: `Authorization: Bearer <token>`."""
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer":
+        return {"ok": False, "error": "send Authorization: Bearer <token>"}, 401
     try:
-        user = user_for({"token": token})
+        user = user_for({"token": token.strip()})
     except ConnectionRefusedError as refusal:
         return {"ok": False, "error": str(refusal)}, 401
     report = db.session.get(Report, report_id)
     if report is None or report.user != user:
         return {"ok": False, "error": "no such report of yours"}, 404
+    fail_if_abandoned(report)
     return {"ok": True, "report": report.to_dict()}

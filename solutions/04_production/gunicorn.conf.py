@@ -35,11 +35,34 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
 
 # Each connection is a file descriptor, and `ulimit -n` is often 1024: raise the soft limit
 # to cover worker_connections (plus files and Redis), up to the hard limit.
+FD_MARGIN = 256
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-wanted = worker_connections + 256
+wanted = worker_connections + FD_MARGIN
 if soft != resource.RLIM_INFINITY and soft < wanted:
     ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+
+# Fail fast (connection_budget.py): past this many requests in progress a new client gets 503
+# at once, below both limits, so /healthz and short requests still find a connection.
+fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+fits = worker_connections if fd_limit == resource.RLIM_INFINITY else fd_limit - FD_MARGIN
+connection_budget = max(1, min(worker_connections, fits) - min(50, worker_connections // 5))
+
+
+def on_starting(server):
+    """Say so at start when the descriptors cannot cover worker_connections."""
+    if fits < worker_connections:
+        server.log.warning(
+            "ulimit -n is %s (hard limit %s), below worker_connections %d + %d: raise it "
+            "(LimitNOFILE, docker ulimits) or lower WORKER_CONNECTIONS; until then new clients "
+            "get 503 past %d connections",
+            fd_limit,
+            hard,
+            worker_connections,
+            FD_MARGIN,
+            connection_budget,
+        )
+
 
 # On SIGTERM: stop accepting, tell every Socket.IO client to go (they reconnect, through
 # nginx, to another instance), then wait at most this long for requests in flight.
@@ -52,12 +75,16 @@ control_socket_disable = True  # gunicorn 27's ~/.gunicorn socket: not needed, a
 
 
 def post_worker_init(worker):
-    """Close every Socket.IO connection when the worker is told to stop (graceful shutdown).
+    """Refuse new clients at once when full (connection_budget.py), and close every Socket.IO
+    connection when the worker is told to stop (graceful shutdown).
 
     Without this a websocket stays open until graceful_timeout runs out, and its client only
     notices when the connection is cut. With it, clients reconnect (through nginx, to another
     instance) at once, and the worker exits as soon as requests in flight are done.
     """
+    from connection_budget import ConnectionBudget
+
+    worker.wsgi = ConnectionBudget(worker.wsgi, connection_budget)
     stop_accepting = worker.handle_exit
 
     def close_every_connection():

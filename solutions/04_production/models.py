@@ -37,6 +37,7 @@ class Report(db.Model):
     state = db.Column(db.String(10), nullable=False, default="queued")  # running, done, failed
     percent = db.Column(db.Integer, nullable=False, default=0)
     result = db.Column(db.JSON)
+    # Written at every step: the worker's heartbeat, and the stamp a run's claim checks.
     updated_at = db.Column(db.Float, nullable=False, default=time.time, onupdate=time.time)
 
     @property

@@ -59,3 +59,14 @@ def test_a_page_reloaded_mid_report_resyncs_and_ends_with_the_result(browser, ap
     expect(page.locator("#report-state")).to_have_text("done", timeout=TIMEOUT_MS)
     expect(page.locator("#report-progress")).to_have_js_property("value", 100)
     expect(page.locator("#report-result")).to_contain_text("chat messages")
+
+
+def test_the_page_shows_the_rate_limit(browser, app):
+    from playwright.sync_api import expect
+
+    page = signed_in(browser.new_page(), app.url, "carol")
+    for _ in range(4):  # config.RATE_LIMITS: 3 at once, then one every 5 s
+        page.click("#start-report")
+    expect(page.locator("#error")).to_contain_text(
+        "report: too many start_report", timeout=TIMEOUT_MS
+    )

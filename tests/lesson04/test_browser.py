@@ -9,7 +9,7 @@ from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
 from autograder.production import find_nginx
 from autograder.stages import lesson04, start_stack
-from autograder.stages.common import TOKENS
+from autograder.stages.lesson04 import TOKENS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000

@@ -17,8 +17,8 @@ from autograder.production import find_nginx, start_gunicorn
 from autograder.readiness import http_ok
 from autograder.services import start_redis
 from autograder.stages import lesson04
-from autograder.stages.common import CHAT, NOTIFICATIONS, TOKENS
-from autograder.stages.lesson04 import origins_for, production_env
+from autograder.stages.common import CHAT, NOTIFICATIONS
+from autograder.stages.lesson04 import TOKENS, origins_for, production_env
 
 STAGE = SOLUTIONS / "04_production"
 POLLING_CLIENTS = 6

@@ -12,8 +12,8 @@ from autograder.harness import Harness, free_port
 from autograder.paths import SIMPLE_WEBSOCKET_VENV, SOLUTIONS
 from autograder.production import GEVENT_WORKER, start_gunicorn
 from autograder.services import start_redis
-from autograder.stages.common import CHAT, TOKENS
-from autograder.stages.lesson04 import origins_for, production_env, start_simple_websocket
+from autograder.stages.common import CHAT
+from autograder.stages.lesson04 import TOKENS, origins_for, production_env, start_simple_websocket
 from autograder.venvs import main
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ import uuid
 from extensions import db
 from flask_socketio import join_room
 from models import Report
-from tasks import queue_report
+from tasks import fail_if_abandoned, queue_report
 from validation import BadPayload, report_id, report_title
 
 from .base import BaseSocket
@@ -14,6 +14,7 @@ from .base import BaseSocket
 class ReportsNamespace(BaseSocket):
     def on_start_report(self, data=None):
         title = report_title(data)
+        self.spend("start_report")  # RateLimited becomes an error reply, like BadPayload
         # Store a Report(id=<a new uuid4 string>, user=<this client's user>, title=title) and
         # commit, join this client to report.room, then queue_report(report). Acknowledge
         # with {"ok": True, "report": report.to_dict()}.
@@ -23,7 +24,11 @@ class ReportsNamespace(BaseSocket):
     def on_watch(self, data=None):
         wanted = report_id(data)
         # Look the report up; refuse (BadPayload) one that does not exist or belongs to someone
-        # else, with the same message for both. Join its room, THEN read its state, and
-        # acknowledge with {"ok": True, "report": report.to_dict()}.
+        # else, with the same message for both. Join its room, THEN read its state again
+        # (db.session.refresh), so that `report` below is the state after joining.
         # Exercise 3.4: authorize the watcher, join the room, answer with the current state.
         raise NotImplementedError('Exercise 3.4 is not implemented yet (see lessons/03_celery_rooms/README.md, "Exercise 3.4")')
+        fail_if_abandoned(report)  # a report whose worker died and was not replaced: failed
+        state = report.to_dict()
+        db.session.commit()  # end the read: the worker writes this row while we watch
+        return {"ok": True, "report": state}

@@ -2,6 +2,7 @@
 
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, emit
+from rate_limits import RateLimited
 from tasks import REPORTS, QueueUnavailable
 from validation import BadPayload
 
@@ -16,7 +17,7 @@ NOTIFICATIONS = "/notifications"
 def reply_with_error(error: Exception):
     """A handler raised: answer the client, never crash the server or lose the connection."""
     event = request.event["message"]
-    if isinstance(error, BadPayload | NotImplementedError | QueueUnavailable):
+    if isinstance(error, BadPayload | NotImplementedError | QueueUnavailable | RateLimited):
         message = str(error)
     else:
         current_app.logger.exception("error in %r on %s", event, request.namespace)

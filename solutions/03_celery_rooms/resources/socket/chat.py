@@ -28,6 +28,7 @@ class ChatNamespace(BaseSocket):
 
     def on_send_message(self, data=None):
         text = chat_text(data)  # BadPayload becomes an error reply (reply_with_error)
+        self.spend("send_message")  # so does RateLimited
         # Store a Message, emit "message" with message.to_dict() to every client in this
         # namespace, and acknowledge with {"ok": True, "id": message.id}.
         # Exercise 2.3: store the message and broadcast it on /chat.

@@ -1,11 +1,19 @@
-"""BaseSocket: what every namespace does on connect and disconnect."""
+"""BaseSocket: what every namespace does on connect and disconnect, and which events it takes."""
+
+import inspect
+import logging
 
 from auth import user_for
 from extensions import db
-from flask import request
+from flask import current_app, request
 from flask_socketio import Namespace
 from models import Presence
+from rate_limits import take
 from sqlalchemy import delete, distinct, func, select
+
+# python-socketio calls these for the connection itself; a client may not emit them.
+LIFECYCLE_EVENTS = ("connect", "disconnect")
+log = logging.getLogger(__name__)
 
 
 class BaseSocket(Namespace):
@@ -15,6 +23,43 @@ class BaseSocket(Namespace):
     it, so per-client state never goes on ``self``: it goes in the socket session
     (save_session/get_session), which python-socketio keeps per client and per namespace.
     """
+
+    def trigger_event(self, event, sid, *args):
+        """Run ``on_<event>`` for what a client sent, or answer why not.
+
+        python-socketio calls this for a client's connect and disconnect, and for every event a
+        client emits, and it runs on_disconnect for an emitted event NAMED "disconnect" too
+        (socketio.Server._trigger_event). A real connect or disconnect comes while the client
+        is not counted as connected (the manager's pre_connect or pre_disconnect), an emitted
+        event only while it is: that is how the two are told apart.
+        """
+        if event in LIFECYCLE_EVENTS and not self.server.manager.is_connected(sid, self.namespace):
+            return super().trigger_event(event, sid, *args)
+        problem = self.refusal(event, args)
+        if problem:
+            return self.refuse(sid, event, problem)
+        return super().trigger_event(event, sid, *args)
+
+    def refusal(self, event, args: tuple) -> str | None:
+        """Why this namespace does not take ``event`` with ``args``, or None when it does."""
+        if not isinstance(event, str):
+            return "an event name must be a string"
+        if event in LIFECYCLE_EVENTS:
+            return f'"{event}" is reserved for the connection itself: a client cannot send it'
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None:
+            return f'there is no event "{event:.80}" on {self.namespace}'
+        try:
+            inspect.signature(handler).bind(*args)
+        except TypeError:
+            return f'"{event}" takes at most one argument (an object), got {len(args)}'
+        return None
+
+    def refuse(self, sid: str, event, problem: str) -> dict:
+        """The same answer as for a bad payload (resources/socket/__init__.py)."""
+        log.info("refused %.80r from %s on %s: %s", event, sid, self.namespace, problem)
+        self.emit("error", {"event": str(event)[:80], "error": problem}, room=sid)
+        return {"ok": False, "error": problem}  # the acknowledgement, if the client asked
 
     def on_connect(self, auth=None):
         user = user_for(auth)  # raises ConnectionRefusedError: the client gets connect_error
@@ -38,6 +83,13 @@ class BaseSocket(Namespace):
 
     def current_user(self) -> str:
         return self.get_session(request.sid).get("user", "?")
+
+    def spend(self, action: str) -> None:
+        """Count one ``action`` against this connection's RATE_LIMITS (RateLimited if spent)."""
+        session = self.get_session(request.sid)
+        buckets = session.setdefault("rate_limits", {})
+        take(buckets, action, *current_app.config["RATE_LIMITS"][action])
+        self.save_session(request.sid, session)
 
     def online_count(self) -> int:
         users_here = select(func.count(distinct(Presence.user))).where(
