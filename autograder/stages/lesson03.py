@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 from pathlib import Path
 
 from ..harness import ManagedProcess, Scope
@@ -51,8 +48,7 @@ def kill_worker(stack: QueueStack) -> int:
     """SIGKILL the stack's Celery worker and its children: no warm shutdown, no acknowledgement,
     as when a machine dies. Its pid."""
     worker = stack.worker
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(worker.pid, signal.SIGKILL)
+    worker.kill()
     stack.scope.stop_process(worker)  # reaps it and closes its log
     return worker.pid
 
