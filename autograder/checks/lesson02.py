@@ -9,6 +9,7 @@ import requests
 import socketio
 
 from .. import settings
+from ..broken_variants import VARIANTS
 from ..browser import expect_text, page_sleep
 from ..client import close_without_waiting, try_connect
 from ..context import CheckContext
@@ -16,6 +17,7 @@ from ..failures import CheckFailed
 from ..stages import Stack
 from ..stages.common import CHAT, NOTIFICATIONS, TOKENS
 from ..stages.lesson02 import start
+from ..student_tests import expect_passes_on_reference, variant_check
 from ..waiting import poll_until
 from . import CheckSet
 
@@ -479,3 +481,26 @@ def page_shows_history_and_refusals(ctx: Context) -> None:
         expected=f"#messages ends with bob's {earlier!r}",
         received=[item.text_content() for item in page.locator("#messages li").all()][-3:],
     )
+
+
+# -- 2.9 the student's own tests ---------------------------------------------------------
+TESTS_HINT = (
+    "Write tests in tests/test_sockets.py with the fixtures of tests/conftest.py "
+    "(socketio.test_client): a refused connect is not is_connected(), an acknowledgement is "
+    "what emit(..., callback=True) returns, and get_received(namespace) shows what each "
+    "client got. Run them with `python -m pytest tests` in your stage folder."
+)
+
+
+@CHECKS.check("2.9", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=1.5)
+def your_tests_pass_on_the_reference(ctx: Context) -> None:
+    expect_passes_on_reference(ctx.stage_dir, CHECKS.number)
+
+
+for _variant in VARIANTS[CHECKS.number]:
+    CHECKS.check(
+        "2.9",
+        f"your tests catch {_variant.behaviour}",
+        hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
+        time_scale=2.0,
+    )(variant_check(CHECKS.number, _variant))
