@@ -7,7 +7,7 @@ instead of running with a key or tokens anyone can read in this repository.
 
 import os
 
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 
 def _list_from_env(name: str, default: str) -> list[str]:
@@ -124,9 +124,23 @@ class ProductionConfig(Config):
 
 
 class TestingConfig(Config):
+    """What tests/conftest.py builds its app with: nothing here comes from the environment."""
+
     TESTING = True
+    SECRET_KEY = "testing-only"
+    # In memory, and ONE connection (StaticPool): each new connection to "sqlite://" would be
+    # another, empty database. A fresh app gets a fresh engine, so every test starts empty.
     SQLALCHEMY_DATABASE_URI = "sqlite://"
-    CHAT_TOKENS = {"test-token": "tester"}
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "poolclass": StaticPool,
+        "connect_args": {"check_same_thread": False},
+    }
+    CORS_ALLOWED_ORIGINS = ["http://localhost"]
+    CHAT_TOKENS = {"alice-test-token": "alice", "bob-test-token": "bob"}
+    # No message queue: the test client refuses one, and tests/conftest.py's worker runs the
+    # reports in the test's own process, emitting through the app's own server.
+    REDIS_URL = None
+    REPORT_STEPS, REPORT_STEP_SECONDS = 2, 0.0
 
 
 CONFIGS = {"development": DevelopmentConfig, "production": ProductionConfig}

@@ -59,6 +59,13 @@ def async_mode_for() -> str:
     ### END SOLUTION
 
 
+def message_queue(config) -> SignedRedisManager | None:
+    """The signed Redis queue; none in tests (TestingConfig), where the test client runs alone."""
+    if not config["REDIS_URL"]:
+        return None
+    return SignedRedisManager(config["REDIS_URL"], config["SECRET_KEY"])
+
+
 def configure_logging(app: Flask) -> None:
     """One line per record on stderr, which gunicorn, systemd and docker all collect."""
     level = app.config["LOG_LEVEL"]
@@ -104,7 +111,7 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
         async_handlers=False,
         # Every web process subscribes to this Redis channel; a worker publishes to it. Every
         # message is signed with SECRET_KEY, and one without our signature is dropped.
-        client_manager=SignedRedisManager(app.config["REDIS_URL"], app.config["SECRET_KEY"]),
+        client_manager=message_queue(app.config),
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"],
     )
     app.wsgi_app = PollingGuard(app.wsgi_app, app.config["MAX_HTTP_BUFFER_SIZE"])

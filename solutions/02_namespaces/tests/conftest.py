@@ -60,3 +60,19 @@ def signed_in(connect):
         return client
 
     return make
+
+
+@pytest.fixture
+def received():
+    """received(client, namespace, event) -> the payload of each ``event`` the client got on
+    ``namespace`` since the last look (get_received empties that namespace's inbox)."""
+
+    def payloads(client, namespace: str, event: str) -> list:
+        events = [e for e in client.get_received(namespace) if e["name"] == event]
+        # The test client keeps send()'s events, named "message" or "json", as the payload
+        # itself, and every other event as a list of its arguments.
+        if event in ("message", "json"):
+            return [e["args"] for e in events]
+        return [e["args"][0] for e in events]
+
+    return payloads

@@ -8,17 +8,6 @@ broken copy must make at least one test fail (lesson text, "Exercise 2.9").
 CHAT, NOTIFICATIONS = "/chat", "/notifications"
 
 
-def received(client, namespace: str, event: str) -> list:
-    """The payload of each ``event`` the client got on ``namespace`` since the last look
-    (get_received empties the client's inbox of that namespace)."""
-    events = [e for e in client.get_received(namespace) if e["name"] == event]
-    # The test client keeps send()'s events, named "message" or "json", as the payload itself,
-    # and every other event as a list of its arguments.
-    if event in ("message", "json"):
-        return [e["args"] for e in events]
-    return [e["args"][0] for e in events]
-
-
 # Write tests (functions named test_...) with the fixtures of conftest.py that fail when: a
 # connect without a token, or with an unknown one, is accepted; send_message is not
 # acknowledged with the stored message's id; a message misses its sender or another client,
@@ -46,7 +35,7 @@ def test_send_message_is_acknowledged_with_the_stored_id(signed_in):
     assert [m["id"] for m in history["messages"]] == [ack["id"]]
 
 
-def test_a_message_reaches_its_sender_and_the_others_with_its_sender(signed_in):
+def test_a_message_reaches_its_sender_and_the_others_with_its_sender(signed_in, received):
     alice = signed_in("alice")
     bob = signed_in("bob")  # connects last: a name kept on the namespace object would be his
     alice.emit("send_message", {"text": "hi bob"}, namespace=CHAT)
@@ -55,7 +44,7 @@ def test_a_message_reaches_its_sender_and_the_others_with_its_sender(signed_in):
         assert [(m["user"], m["text"]) for m in messages] == [("alice", "hi bob")]
 
 
-def test_chat_messages_stay_on_chat(signed_in):
+def test_chat_messages_stay_on_chat(signed_in, received):
     alice = signed_in("alice", CHAT, NOTIFICATIONS)
     received(alice, NOTIFICATIONS, "notice")  # empty the inbox: the join notice
     alice.emit("send_message", {"text": "only for /chat"}, namespace=CHAT)
