@@ -26,7 +26,7 @@ FLOORS = {
     },
     1: {"containment"},
     2: {"harness", "readiness", "feedback", "swarm", "authoring.regions"},
-    3: {"services", "production", "venvs", "client", "browser", "hints", "student_tests"},
+    3: {"services", "production", "venvs", "client", "browser", "hints", "student_tests", "other_origin"},
     4: {"stages", "stages.common", "stages.devserver"},
     5: {"stages.lesson01", "stages.lesson02", "stages.lesson03", "stages.lesson04"},
     6: {"context"},

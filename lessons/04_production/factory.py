@@ -4,9 +4,10 @@ import logging
 import os
 
 import client_errors
+from accounts import accounts
 from celery_app import celery_init_app
 from config import DevelopmentConfig, production_problems
-from extensions import db, socketio
+from extensions import db, login_manager, socketio
 from flask import Flask
 from polling_guard import PollingGuard
 from resources.socket import register_namespaces
@@ -57,6 +58,13 @@ def async_mode_for() -> str:
     raise NotImplementedError('Exercise 4.1 is not implemented yet (see lessons/04_production/README.md, "Exercise 4.1")')
 
 
+def message_queue(config) -> SignedRedisManager | None:
+    """The signed Redis queue; none in tests (TestingConfig), where the test client runs alone."""
+    if not config["REDIS_URL"]:
+        return None
+    return SignedRedisManager(config["REDIS_URL"], config["SECRET_KEY"])
+
+
 def configure_logging(app: Flask) -> None:
     """One line per record on stderr, which gunicorn, systemd and docker all collect."""
     level = app.config["LOG_LEVEL"]
@@ -102,14 +110,16 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
         async_handlers=False,
         # Every web process subscribes to this Redis channel; a worker publishes to it. Every
         # message is signed with SECRET_KEY, and one without our signature is dropped.
-        client_manager=SignedRedisManager(app.config["REDIS_URL"], app.config["SECRET_KEY"]),
+        client_manager=message_queue(app.config),
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"],
     )
     app.wsgi_app = PollingGuard(app.wsgi_app, app.config["MAX_HTTP_BUFFER_SIZE"])
     client_errors.install()
     celery_init_app(app)
     register_namespaces(socketio)
+    login_manager.init_app(app)
     app.register_blueprint(pages)
+    app.register_blueprint(accounts)
     app.register_blueprint(api)
 
     with app.app_context():

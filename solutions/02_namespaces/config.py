@@ -36,6 +36,11 @@ class Config:
         "CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{PORT},http://localhost:{PORT}"
     )
     CHAT_TOKENS = _tokens_from_env("alice-dev-token:alice,bob-dev-token:bob")
+    # The session cookie of POST /login (accounts.py): never readable by the page's scripts,
+    # never sent along with another site's requests. It does not stop a page on another port
+    # or subdomain of this site: the Origin check (CORS_ALLOWED_ORIGINS) does.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
     PING_INTERVAL = float(os.environ.get("PING_INTERVAL", "25"))
 
     HISTORY_LIMIT = 50

@@ -47,6 +47,11 @@ class Config:
         "CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{PORT},http://localhost:{PORT}"
     )
     CHAT_TOKENS = _tokens_from_env(DEV_CHAT_TOKENS)
+    # The session cookie of POST /login (accounts.py): never readable by the page's scripts,
+    # never sent along with another site's requests. It does not stop a page on another port
+    # or subdomain of this site: the Origin check (CORS_ALLOWED_ORIGINS) does.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
     PING_INTERVAL = float(os.environ.get("PING_INTERVAL", "25"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     INSTANCE_NAME = os.environ.get("INSTANCE_NAME", "")  # which server answered, behind nginx
@@ -110,6 +115,9 @@ class ProductionConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY", "")
     CORS_ALLOWED_ORIGINS = _list_from_env("CORS_ALLOWED_ORIGINS", "")
     CHAT_TOKENS = _tokens_from_env("")
+    # The session cookie of POST /login travels over HTTPS only (TLS at nginx); "0" lets you
+    # try the production settings over plain http, never on a server.
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
     REQUIRED_ENVIRONMENT = (
         "SECRET_KEY",
         "CORS_ALLOWED_ORIGINS",
