@@ -1,8 +1,9 @@
 """A student's own tests, graded by the bugs they catch (Exercises 2.9 and 3.7).
 
-The student's ``tests/`` folder runs with pytest against the reference app (solutions/NN),
-where every test must pass, then against each broken variant of it (broken_variants.py),
-where at least one test must fail.
+The exercise's test files (its ``files`` in the manifest, e.g. tests/test_sockets.py) run with
+pytest, with the rest of the student's ``tests/`` folder beside them (conftest.py), against the
+reference app (solutions/NN), where every test must pass, then against each broken variant of
+it (broken_variants.py), where at least one test must fail.
 
 Those tests are untrusted code, and to test the reference they run among its files. So every
 run of them:
@@ -38,29 +39,30 @@ TESTS = "tests"  # the student's folder of tests, in the stage folder
 RUN_THEM = "python -m pytest tests"  # what the student runs in their stage folder
 MAX_FILES = 100  # in the student's tests/ folder
 MAX_BYTES = 2 * 1024**2  # all of its files together
-PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", TESTS]
+PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
 QUIET_ENV = {
     "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only pytest itself: no playwright, no timeout
     "PYTEST_ADDOPTS": "",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
 
-PASSED, FAILED, NOT_RUN, NO_TESTS, TIMED_OUT, CRASHED = (
+PASSED, FAILED, NOT_RUN, NOT_FOUND, NO_TESTS, TIMED_OUT, CRASHED = (
     "passed",
     "failed",
     "not run",
+    "not found",
     "no tests",
     "timed out",
     "crashed",
 )
-OUTCOMES = {0: PASSED, 1: FAILED, 2: NOT_RUN, 3: CRASHED, 4: NOT_RUN, 5: NO_TESTS}
+OUTCOMES = {0: PASSED, 1: FAILED, 2: NOT_RUN, 3: CRASHED, 4: NOT_FOUND, 5: NO_TESTS}
 # What each outcome means, as the student reads it (pytest's own output is never shown).
 SAID = {
     FAILED: "at least one test failed (pytest exit code 1)",
-    NOT_RUN: "pytest could not collect or run them (exit code 2 or 4): a test file that does "
-    "not import, a syntax error, or a stub that still raises NotImplementedError",
-    NO_TESTS: "pytest found no tests (exit code 5): a test is a function named test_... in a "
-    "file named test_*.py in tests/",
+    NOT_RUN: "pytest could not collect or run them (exit code 2): a test file that does not "
+    "import, a syntax error, or a stub that still raises NotImplementedError",
+    NOT_FOUND: "pytest did not find the test file (exit code 4)",
+    NO_TESTS: "pytest found no tests (exit code 5): a test is a function named test_...",
     CRASHED: "pytest itself failed or was killed",
     TIMED_OUT: f"they did not finish within {settings.STUDENT_TESTS_TIME_LIMIT:g} s",
 }
@@ -118,10 +120,12 @@ def scratch_copy(reference: Path, tests_dir: Path, target: Path) -> None:
 def run_suite(
     tests_dir: Path,
     reference: Path,
+    test_paths: tuple[str, ...],
     variant: Variant | None = None,
     time_limit: float | None = None,
 ) -> SuiteRun:
-    """Run the student's tests once against ``reference``, broken as ``variant`` says."""
+    """Run ``test_paths`` (relative to the stage folder, in the student's tests/) once against
+    ``reference``, broken as ``variant`` says."""
     time_limit = settings.STUDENT_TESTS_TIME_LIMIT if time_limit is None else time_limit
     with Harness(network=False) as harness:
         scratch = harness.work_dir / "app"
@@ -129,9 +133,8 @@ def run_suite(
         scratch_copy(reference, tests_dir, scratch)
         if variant is not None:
             variant.apply(scratch)
-        process = harness.start(
-            "student-tests", [sys.executable, *PYTEST], cwd=scratch, env=QUIET_ENV
-        )
+        command = [sys.executable, *PYTEST, "--", *test_paths]
+        process = harness.start("student-tests", command, cwd=scratch, env=QUIET_ENV)
         finished = poll_until(lambda: process.exited() is not None, time_limit, 0.05)
         code = process.exited() if finished else None
         limits = tuple(harness.containment.limits_hit())
@@ -140,29 +143,29 @@ def run_suite(
     return SuiteRun(OUTCOMES.get(code, CRASHED), limits)
 
 
-_reference_runs: dict[tuple[str, str], SuiteRun] = {}
+_reference_runs: dict[tuple, SuiteRun] = {}
 _reference_lock = threading.Lock()
 
 
-def reference_run(tests_dir: Path, lesson: str) -> SuiteRun:
+def reference_run(tests_dir: Path, lesson: str, test_paths: tuple[str, ...]) -> SuiteRun:
     """The run against the unbroken reference, once per content of the student's tests."""
     reference = reference_dir(lesson)
-    key = (folder_digest(tests_dir), folder_digest(reference))
+    key = (folder_digest(tests_dir), folder_digest(reference), test_paths)
     with _reference_lock:
         if key not in _reference_runs:
-            _reference_runs[key] = run_suite(tests_dir, reference)
+            _reference_runs[key] = run_suite(tests_dir, reference, test_paths)
         return _reference_runs[key]
 
 
-def sent_for(lesson: str, against: str) -> str:
-    return f"your {TESTS}/ folder, run with pytest against {against} (lesson {lesson})"
+def sent_for(test_paths: tuple[str, ...], against: str) -> str:
+    return f"pytest {' '.join(test_paths)} (with the rest of your {TESTS}/), against {against}"
 
 
-def expect_passes_on_reference(stage_dir: Path, lesson: str) -> None:
+def expect_passes_on_reference(stage_dir: Path, lesson: str, test_paths: tuple[str, ...]) -> None:
     tests_dir = stage_dir / TESTS
-    sent = sent_for(lesson, "the grader's reference app, which is correct")
+    sent = sent_for(test_paths, "the grader's reference app, which is correct")
     try:
-        run = reference_run(tests_dir, lesson)
+        run = reference_run(tests_dir, lesson, test_paths)
     except TestsFolderError as error:
         raise CheckFailed(
             "your tests could not be run",
@@ -179,12 +182,14 @@ def expect_passes_on_reference(stage_dir: Path, lesson: str) -> None:
         )
 
 
-def expect_caught(stage_dir: Path, lesson: str, variant: Variant) -> None:
-    expect_passes_on_reference(stage_dir, lesson)
-    run = run_suite(stage_dir / TESTS, reference_dir(lesson), variant)
+def expect_caught(
+    stage_dir: Path, lesson: str, test_paths: tuple[str, ...], variant: Variant
+) -> None:
+    expect_passes_on_reference(stage_dir, lesson, test_paths)
+    run = run_suite(stage_dir / TESTS, reference_dir(lesson), test_paths, variant)
     if run.outcome in (FAILED, NOT_RUN):
         return
-    sent = sent_for(lesson, f"a copy of the reference app with one bug: {variant.behaviour}")
+    sent = sent_for(test_paths, f"a copy of the reference app with one bug: {variant.behaviour}")
     if run.outcome == PASSED:
         raise CheckFailed(
             f"{variant.behaviour[0].upper()}{variant.behaviour[1:]} went unnoticed",
@@ -200,11 +205,13 @@ def expect_caught(stage_dir: Path, lesson: str, variant: Variant) -> None:
     )
 
 
-def variant_check(lesson: str, variant: Variant) -> Callable[[Any], None]:
-    """The check that ``variant`` is caught: named tests_catch_<variant.name>."""
+def variant_check(
+    lesson: str, test_paths: tuple[str, ...], variant: Variant
+) -> Callable[[Any], None]:
+    """The check that ``variant`` is caught by ``test_paths``: named tests_catch_<name>."""
 
     def check(ctx) -> None:
-        expect_caught(ctx.stage_dir, lesson, variant)
+        expect_caught(ctx.stage_dir, lesson, test_paths, variant)
 
     check.__name__ = check.__qualname__ = f"tests_catch_{variant.name}"
     return check

@@ -655,6 +655,7 @@ def another_origin_cannot_use_the_cookie(ctx: Context) -> None:
 
 
 # -- 2.9 the student's own tests ---------------------------------------------------------
+YOUR_TESTS = CHECKS.manifest.exercise("2.9").files  # what is graded of tests/
 TESTS_HINT = (
     "Write tests in tests/test_sockets.py with the fixtures of tests/conftest.py "
     "(socketio.test_client): a refused connect is not is_connected(), an acknowledgement is "
@@ -665,7 +666,7 @@ TESTS_HINT = (
 
 @CHECKS.check("2.9", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=1.5)
 def your_tests_pass_on_the_reference(ctx: Context) -> None:
-    expect_passes_on_reference(ctx.stage_dir, CHECKS.number)
+    expect_passes_on_reference(ctx.stage_dir, CHECKS.number, YOUR_TESTS)
 
 
 for _variant in VARIANTS[CHECKS.number]:
@@ -674,4 +675,4 @@ for _variant in VARIANTS[CHECKS.number]:
         f"your tests catch {_variant.behaviour}",
         hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
         time_scale=2.0,
-    )(variant_check(CHECKS.number, _variant))
+    )(variant_check(CHECKS.number, YOUR_TESTS, _variant))

@@ -503,6 +503,7 @@ def a_killed_workers_report_finishes(ctx: Context) -> None:
 
 
 # -- 3.7 the student's own tests of the rooms -------------------------------------------
+YOUR_TESTS = CHECKS.manifest.exercise("3.7").files  # what is graded of tests/
 TESTS_HINT = (
     "Write tests in tests/test_reports.py with the worker fixture of tests/conftest.py: "
     "start_report queues on it and worker.run() builds the report in the test. Check the "
@@ -513,7 +514,7 @@ TESTS_HINT = (
 
 @CHECKS.check("3.7", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=1.5)
 def your_report_tests_pass_on_the_reference(ctx: Context) -> None:
-    expect_passes_on_reference(ctx.stage_dir, CHECKS.number)
+    expect_passes_on_reference(ctx.stage_dir, CHECKS.number, YOUR_TESTS)
 
 
 for _variant in VARIANTS[CHECKS.number]:
@@ -522,4 +523,4 @@ for _variant in VARIANTS[CHECKS.number]:
         f"your tests catch {_variant.behaviour}",
         hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
         time_scale=2.0,
-    )(variant_check(CHECKS.number, _variant))
+    )(variant_check(CHECKS.number, YOUR_TESTS, _variant))
