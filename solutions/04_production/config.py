@@ -58,6 +58,14 @@ class Config:
 
     # One Redis carries both the Socket.IO message queue and Celery's task queue.
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # The Socket.IO queue's pub/sub channel: one per app when several apps share a Redis, since
+    # pub/sub ignores the database number in REDIS_URL (signed_queue.py).
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")
+    # Scale-out: how many gunicorn workers share this instance's port (gunicorn.conf.py keeps
+    # it true whatever -w says), and the Engine.IO transports it serves. Several workers need
+    # SOCKETIO_TRANSPORTS=websocket (factory.served_transports).
+    WEB_CONCURRENCY = int(os.environ.get("WEB_CONCURRENCY", "1"))
+    SOCKETIO_TRANSPORTS = _list_from_env("SOCKETIO_TRANSPORTS", "polling,websocket")
     CELERY = {
         "broker_url": REDIS_URL,
         # kombu's Redis transport, without two crashes of late acknowledgement (in the file).
