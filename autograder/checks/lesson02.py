@@ -517,7 +517,7 @@ def cookie_header(browser: requests.Session) -> str:
     "a signed-in session cookie opens sockets with no token, and /logout ends them",
     hint=COOKIE_HINT,
 )
-def cookie_signs_sockets_in_and_logout_ends_them(ctx: Context) -> None:
+def cookie_opens_sockets_logout_ends_them(ctx: Context) -> None:
     browser = sign_in_over_http(ctx.url, "carol")
     sent = "POST /login as carol, then connect to /chat and /notifications with her cookie, no auth"
     probe = ctx.client(
