@@ -585,8 +585,8 @@ OPEN_SOCKET_JS = """async (waitMs) => {
 }"""
 HIJACK = "cross-site WebSocket hijacking"
 ORIGIN_HINT = (
-    "The Origin check is the defence: a browser sends the cookie to every port of its host, "
-    "and to a sibling subdomain's cookie scope, whoever's page opens the socket. Keep "
+    "The Origin check is the defence: a browser sends the cookie to every port of its host "
+    "(and a Domain cookie to every subdomain), whichever page opens the socket. Keep "
     'socketio.init_app(..., cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"]) an explicit '
     'list of your own origins: never "*", and never [] (which turns the check off).'
 )
