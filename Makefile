@@ -25,7 +25,7 @@ APP_EXTRAS_04 := lesson04 gevent-websocket
 APP_EXTRAS = $(APP_EXTRAS_$(STAGE))
 
 .PHONY: help setup run test test-fast lint check watch hint lessons notebooks regrade lock bench \
-	bench-grading clean \
+	bench-grading bench-scale-out clean \
 	venv-simple-websocket run-simple-websocket
 
 help:
@@ -40,6 +40,7 @@ help:
 	@echo "  make lock                           remake uv.lock after editing pyproject.toml"
 	@echo "  make bench                          run the benchmarks under bench/ (BENCH_ARGS=--quick)"
 	@echo "  make bench-grading                  grading time with and without containment"
+	@echo "  make bench-scale-out                the ways to scale lesson 04 out, side by side"
 	@echo "  make run-simple-websocket           lesson 04 on gunicorn -k gevent + simple-websocket"
 
 # uv, pinned, in a virtualenv of its own: it makes every other virtualenv from uv.lock.
@@ -117,6 +118,9 @@ bench: setup venv-simple-websocket
 
 bench-grading: setup
 	@$(PY) bench/grading_containment.py $(BENCH_ARGS)
+
+bench-scale-out: setup
+	@$(PY) bench/scale_out.py $(BENCH_ARGS)
 
 # Lesson 04's maintained alternative needs a venv WITHOUT gevent-websocket (.venv-simple-websocket).
 venv-simple-websocket: $(call stamp,lesson04)

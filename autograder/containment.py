@@ -58,11 +58,19 @@ class Sandbox:
         return list(dict.fromkeys(p.resolve() for p in paths if p.exists()))
 
     def wrap(
-        self, command: list[str], cwd: Path, writable: list[Path], capabilities: tuple = ()
+        self,
+        command: list[str],
+        cwd: Path,
+        writable: list[Path],
+        capabilities: tuple = (),
+        network: bool = True,
     ) -> list[str]:
-        """``command`` as bubblewrap runs it: it sees only what it needs."""
+        """``command`` as bubblewrap runs it: it sees only what it needs. ``network`` False
+        gives it a network of its own with nothing in it, not even the run's loopback."""
         arguments = [self.bwrap, "--die-with-parent", "--unshare-ipc", "--unshare-uts"]
         arguments += ["--unshare-cgroup-try", "--cap-drop", "ALL"]
+        if not network:
+            arguments.append("--unshare-net")
         for capability in capabilities:
             arguments += ["--cap-add", capability]
         for path in self.readable():

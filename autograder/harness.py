@@ -191,9 +191,11 @@ class Harness:
     ``contain`` (default: whatever this machine allows) runs each process through
     containment.py: a file view of its own, one cgroup for the run. Its logs stay in
     ``log_dir``, which contained processes cannot see; ``work_dir`` is where they may write.
+    ``network`` False (with containment) cuts its processes off every network.
     """
 
-    def __init__(self, log_dir: Path | None = None, contain: bool = True):
+    def __init__(self, log_dir: Path | None = None, contain: bool = True, network: bool = True):
+        self.network = network  # False: what it starts reaches no one, not even loopback
         self._tmp = None if log_dir else tempfile.TemporaryDirectory(prefix="autograder-")
         self.log_dir = log_dir or Path(self._tmp.name)
         self._work = tempfile.TemporaryDirectory(prefix="autograder-work-")
@@ -234,7 +236,9 @@ class Harness:
         ``capabilities`` are the few a trusted program needs inside (nginx: setuid)."""
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         writable = [cwd, self.work_dir]
-        wrapped = self.containment.command(command, cwd, writable, capabilities=capabilities)
+        wrapped = self.containment.command(
+            command, cwd, writable, capabilities=capabilities, network=self.network
+        )
 
         def launch() -> ManagedProcess:
             process = ManagedProcess(

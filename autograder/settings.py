@@ -26,5 +26,6 @@ CHECK_TIME_LIMIT = _seconds("CHECK_TIME_LIMIT", 30.0)  # for one whole check, wh
 BROWSER_TIMEOUT = _seconds("BROWSER_TIMEOUT", 10.0)  # for one browser expectation
 STOP_GRACE = _seconds("STOP_GRACE", 5.0)  # between SIGTERM and SIGKILL when stopping a process
 VERDICT_TIME_LIMIT = _seconds("VERDICT_TIME_LIMIT", 150.0)  # one notebook cell's grading run
+STUDENT_TESTS_TIME_LIMIT = _seconds("STUDENT_TESTS_TIME_LIMIT", 20.0)  # one run of their tests
 PORT_ATTEMPTS = 3  # starts of an app whose free port another program took first
 LOG_TAIL_LINES = 15  # lines of a crashed process's output shown to the student

@@ -13,10 +13,29 @@ from autograder.paths import COURSE_ROOT
 PACKAGE = COURSE_ROOT / "autograder"
 # From the bottom up. A module may import modules on its own floor or below, never above.
 FLOORS = {
-    0: {"paths", "settings", "failures", "waiting", "report", "manifest", "progress", "workbook"},
+    0: {
+        "paths",
+        "settings",
+        "failures",
+        "waiting",
+        "report",
+        "manifest",
+        "progress",
+        "workbook",
+        "broken_variants",
+    },
     1: {"containment"},
     2: {"harness", "readiness", "feedback", "swarm", "authoring.regions"},
-    3: {"services", "production", "venvs", "client", "browser", "hints"},
+    3: {
+        "services",
+        "production",
+        "venvs",
+        "client",
+        "browser",
+        "hints",
+        "student_tests",
+        "other_origin",
+    },
     4: {"stages", "stages.common", "stages.devserver"},
     5: {"stages.lesson01", "stages.lesson02", "stages.lesson03", "stages.lesson04"},
     6: {"context"},

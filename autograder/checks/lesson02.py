@@ -9,13 +9,16 @@ import requests
 import socketio
 
 from .. import settings
+from ..broken_variants import VARIANTS
 from ..browser import expect_text, page_sleep
 from ..client import close_without_waiting, try_connect
 from ..context import CheckContext
 from ..failures import CheckFailed
+from ..other_origin import other_origin
 from ..stages import Stack
 from ..stages.common import CHAT, NOTIFICATIONS, TOKENS
 from ..stages.lesson02 import start
+from ..student_tests import expect_passes_on_reference, variant_check
 from ..waiting import poll_until
 from . import CheckSet
 
@@ -479,3 +482,197 @@ def page_shows_history_and_refusals(ctx: Context) -> None:
         expected=f"#messages ends with bob's {earlier!r}",
         received=[item.text_content() for item in page.locator("#messages li").all()][-3:],
     )
+
+
+# -- 2.8 cookie sessions ----------------------------------------------------------------------
+COOKIE_HINT = (
+    "In accounts.load_user return User(user_id) while CHAT_TOKENS still lists the user (else "
+    "None); in accounts.logout disconnect every (sid, namespace) of the user's Presence rows "
+    "with socketio.server.disconnect(sid, namespace=...), after a commit."
+)
+
+
+def sign_in_over_http(url: str, user: str) -> requests.Session:
+    """A requests session holding the cookie POST /login set for ``user``."""
+    browser = requests.Session()
+    sent = f'POST {url}/login with {{"token": "{TOKENS[user]}"}}'
+    answer = browser.post(f"{url}/login", json={"token": TOKENS[user]}, timeout=5)
+    if answer.status_code != 200 or not browser.cookies:
+        raise CheckFailed(
+            "signing in over HTTP did not set a session cookie",
+            sent=sent,
+            expected='HTTP 200 {"ok": true, "user": ...} and a Set-Cookie: session=...',
+            received=f"HTTP {answer.status_code}: {answer.text[:160]!r}; cookies: "
+            f"{sorted(browser.cookies.keys())}",
+        )
+    return browser
+
+
+def cookie_header(browser: requests.Session) -> str:
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in browser.cookies)
+
+
+@CHECKS.check(
+    "2.8",
+    "a signed-in session cookie opens sockets with no token, and /logout ends them",
+    hint=COOKIE_HINT,
+)
+def cookie_opens_sockets_logout_ends_them(ctx: Context) -> None:
+    browser = sign_in_over_http(ctx.url, "carol")
+    sent = "POST /login as carol, then connect to /chat and /notifications with her cookie, no auth"
+    probe = ctx.client(
+        "carol's page", namespaces=[CHAT, NOTIFICATIONS], headers={"Cookie": cookie_header(browser)}
+    )
+    try:
+        probe.connect()
+    except CheckFailed as failure:
+        failure.summary = "a socket with the session cookie and no token was refused"
+        failure.sent = sent
+        raise
+    welcome = probe.expect(
+        "welcome", namespace=NOTIFICATIONS, sent=sent, expected='"welcome" for carol'
+    )
+    if welcome.get("user") != "carol":
+        raise CheckFailed(
+            "the cookie signed the socket in as someone else",
+            sent=sent,
+            expected={"user": "carol"},
+            received=welcome,
+        )
+    sent += "; then POST /logout with the cookie"
+    answer = browser.post(f"{ctx.url}/logout", timeout=5)
+    if answer.status_code != 200:
+        raise CheckFailed(
+            "/logout failed",
+            sent=sent,
+            expected="HTTP 200",
+            received=f"HTTP {answer.status_code}: {answer.text[:160]!r}",
+        )
+    if not poll_until(lambda: not probe.sio.namespaces, settings.EVENT_TIMEOUT):
+        raise CheckFailed(
+            "after /logout her sockets were still connected",
+            sent=sent,
+            expected="the server disconnects carol's sockets on every namespace: each keeps "
+            "its own copy of the session from its handshake, still signed in",
+            received=f"still connected to {sorted(probe.sio.namespaces)} after "
+            f"{settings.EVENT_TIMEOUT:g} s",
+        )
+    accepted, _ = attempt_connect(ctx.url, headers={"Cookie": cookie_header(browser)})
+    if accepted:
+        raise CheckFailed(
+            "the cookie /logout sent back still opens a socket",
+            sent=sent + "; then connect to /chat with the cookie /logout set",
+            expected="refused: that cookie names no user",
+            received="the connection was accepted",
+        )
+
+
+# In the app's own page: sign in, then open a socket with no token (resolves with the outcome).
+SIGN_IN_JS = """async (token) => {
+  const answer = await fetch("/login", {method: "POST", headers: {"Content-Type":
+    "application/json"}, body: JSON.stringify({token})});
+  return answer.status;
+}"""
+OPEN_SOCKET_JS = """async (waitMs) => {
+  const { Manager } = await import("/vendor/socket.io.esm.min.js");
+  return await new Promise((resolve) => {
+    const manager = new Manager({ transports: ["websocket"], reconnection: false });
+    const notifications = manager.socket("/notifications");
+    notifications.on("welcome", ({ user }) => resolve(`connected as ${user}`));
+    notifications.on("connect_error", (err) => resolve(`refused: ${err.message}`));
+    setTimeout(() => resolve("no answer"), waitMs);
+  });
+}"""
+HIJACK = "cross-site WebSocket hijacking"
+ORIGIN_HINT = (
+    "The Origin check is the defence: a browser sends the cookie to every port of its host "
+    "(and a Domain cookie to every subdomain), whichever page opens the socket. Keep "
+    'socketio.init_app(..., cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"]) an explicit '
+    'list of your own origins: never "*", and never [] (which turns the check off).'
+)
+
+
+@CHECKS.check(
+    "2.8",
+    "a page on another origin, carrying the user's cookie, cannot open a socket",
+    browser=True,
+    hint=COOKIE_HINT + " The Origin check refuses the other page: socketio.init_app(..., "
+    'cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"]), an explicit list.',
+)
+def another_origin_cannot_use_the_cookie(ctx: Context) -> None:
+    browser = ctx.browser().new_context()  # one cookie jar for both pages
+    page = browser.new_page()
+    page.goto(ctx.url + "/")
+    status = page.evaluate(SIGN_IN_JS, TOKENS["alice"])
+    own = page.evaluate(OPEN_SOCKET_JS, settings.BROWSER_TIMEOUT * 1000)
+    sent = f"in Chromium: sign in as alice at {ctx.url}/login, then open a socket there, no token"
+    if own != "connected as alice":
+        raise CheckFailed(
+            "the app's own page, signed in, could not open a socket with the cookie",
+            sent=sent,
+            expected='"welcome" for alice on /notifications',
+            received=f"POST /login answered HTTP {status}; the socket: {own}",
+        )
+    with other_origin() as elsewhere:
+        target = f"{elsewhere}/?target={ctx.url}"
+        sent += (
+            f"; then open {elsewhere}/ in the same browser (another origin: another port), "
+            f"whose page connects to {ctx.url} with no token (the cookie goes along)"
+        )
+        hostile = browser.new_page()
+        hostile.goto(target)
+        outcome = hostile.locator("#outcome")
+
+        def decided() -> str | None:
+            text = outcome.text_content(timeout=1000)
+            return text if text and text != "waiting" else None
+
+        verdict = poll_until(decided, settings.BROWSER_TIMEOUT, sleep=page_sleep(hostile))
+    if verdict is None:
+        raise CheckFailed(
+            "the page on another origin got no answer",
+            sent=sent,
+            expected="its handshake refused at once (HTTP 400: not an accepted origin)",
+            received=f"nothing within {settings.BROWSER_TIMEOUT:g} s",
+        )
+    if verdict.startswith("connected"):
+        raise CheckFailed(
+            f"a page on another origin used alice's cookie to open her socket ({HIJACK})",
+            sent=sent,
+            expected="its handshake refused: the Origin is not in CORS_ALLOWED_ORIGINS",
+            received=verdict,
+            hint=ORIGIN_HINT,
+        )
+    if not verdict.startswith("handshake refused"):
+        raise CheckFailed(
+            "the page on another origin got past the Origin check",
+            sent=sent,
+            expected="its handshake refused (HTTP 400) before any handler runs",
+            received=f"{verdict} (the connection was accepted, then the connect handler "
+            "refused it: with the cookie along it would have been alice's)",
+            hint=ORIGIN_HINT,
+        )
+
+
+# -- 2.9 the student's own tests ---------------------------------------------------------
+YOUR_TESTS = CHECKS.manifest.exercise("2.9").files  # what is graded of tests/
+TESTS_HINT = (
+    "Write tests in tests/test_sockets.py with the fixtures of tests/conftest.py "
+    "(socketio.test_client): a refused connect is not is_connected(), an acknowledgement is "
+    "what emit(..., callback=True) returns, and get_received(namespace) shows what each "
+    "client got. Run them with `python -m pytest tests` in your stage folder."
+)
+
+
+@CHECKS.check("2.9", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=1.5)
+def your_tests_pass_on_the_reference(ctx: Context) -> None:
+    expect_passes_on_reference(ctx.stage_dir, CHECKS.number, YOUR_TESTS)
+
+
+for _variant in VARIANTS[CHECKS.number]:
+    CHECKS.check(
+        "2.9",
+        f"your tests catch {_variant.behaviour}",
+        hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
+        time_scale=2.0,
+    )(variant_check(CHECKS.number, YOUR_TESTS, _variant))

@@ -8,6 +8,7 @@ import uuid
 import requests
 
 from .. import settings
+from ..broken_variants import VARIANTS
 from ..browser import expect_text, page_sleep
 from ..client import Probe
 from ..context import CheckContext
@@ -27,6 +28,7 @@ from ..stages.lesson03 import (
     replace_worker,
     start_second_server,
 )
+from ..student_tests import expect_passes_on_reference, variant_check
 from ..waiting import poll_until
 from . import CheckSet
 
@@ -498,3 +500,27 @@ def a_killed_workers_report_finishes(ctx: Context) -> None:
             received=f"after {took:.0f} s: {final}\nWithout late acknowledgement the task "
             "died with its worker, and the report was failed as abandoned.",
         )
+
+
+# -- 3.7 the student's own tests of the rooms -------------------------------------------
+YOUR_TESTS = CHECKS.manifest.exercise("3.7").files  # what is graded of tests/
+TESTS_HINT = (
+    "Write tests in tests/test_reports.py with the worker fixture of tests/conftest.py: "
+    "start_report queues on it and worker.run() builds the report in the test. Check the "
+    "starter gets the progress and the result, and that another client gets nothing. Run "
+    "them with `python -m pytest tests` in your stage folder."
+)
+
+
+@CHECKS.check("3.7", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=1.5)
+def your_report_tests_pass_on_the_reference(ctx: Context) -> None:
+    expect_passes_on_reference(ctx.stage_dir, CHECKS.number, YOUR_TESTS)
+
+
+for _variant in VARIANTS[CHECKS.number]:
+    CHECKS.check(
+        "3.7",
+        f"your tests catch {_variant.behaviour}",
+        hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
+        time_scale=2.0,
+    )(variant_check(CHECKS.number, YOUR_TESTS, _variant))

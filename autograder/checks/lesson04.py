@@ -21,7 +21,13 @@ from ..harness import ManagedProcess, free_port
 from ..readiness import ENGINEIO_HANDSHAKE, engineio_ready
 from ..stages import ProductionStack
 from ..stages.common import CHAT, NOTIFICATIONS, REPORTS
-from ..stages.lesson04 import REPORT_STEP_SECONDS, REPORT_STEPS, TOKENS, start_instance
+from ..stages.lesson04 import (
+    REPORT_STEP_SECONDS,
+    REPORT_STEPS,
+    TOKENS,
+    start_instance,
+    start_workers_instance,
+)
 from ..swarm import Swarm
 from ..waiting import poll_until
 from . import CheckSet
@@ -384,3 +390,108 @@ def page_uses_websocket_only(ctx: Context) -> None:
     sent += ' and click "Build a report"'
     expect_text(page, "#report-percent", "100%", sent=sent, timeout=REPORT_TIMEOUT)
     expect_text(page, "#report-state", "done", sent=sent)
+
+
+# -- 4.5 several workers per instance ----------------------------------------------------------
+WORKERS = 3  # gunicorn workers sharing one instance's port
+MAX_CLIENTS_TO_SPREAD = 24  # connects until two workers hold a client
+POLLING_ATTEMPTS = 10
+WEBSOCKET_ONLY = {"WEB_CONCURRENCY": str(WORKERS), "SOCKETIO_TRANSPORTS": "websocket"}
+WORKERS_HINT = (
+    "In factory.served_transports return the SOCKETIO_TRANSPORTS of the config, and raise "
+    "RefusedToStart naming WEB_CONCURRENCY and SOCKETIO_TRANSPORTS when WEB_CONCURRENCY > 1 "
+    'and "polling" is among them; create_app passes the result to init_app(transports=...).'
+)
+
+
+@CHECKS.check(
+    "4.5",
+    f"{WORKERS} gunicorn workers on one port serve websocket clients through Redis, and refuse "
+    "long-polling with a clear 400",
+    hint=WORKERS_HINT,
+)
+def several_workers_serve_websocket_only(ctx: Context) -> None:
+    url, process = start_workers_instance(
+        ctx.side_processes(), ctx.stack, "web-3", **WEBSOCKET_ONLY
+    )
+    sent = (
+        f"gunicorn wsgi:app with WEB_CONCURRENCY={WORKERS} SOCKETIO_TRANSPORTS=websocket at {url}; "
+        "alice's websocket clients connect one after another"
+    )
+    by_worker: dict[str, Probe] = {}
+    for attempt in range(MAX_CLIENTS_TO_SPREAD):
+        try:
+            probe = client(ctx, "alice", url, [CHAT, NOTIFICATIONS], f"client {attempt + 1}")
+        except CheckFailed as failure:
+            failure.sent = sent
+            failure.received = f"{failure.received}\ngunicorn's output:\n{process.log_tail(10)}"
+            raise
+        by_worker.setdefault(str(served_by(probe, sent).get("pid")), probe)
+        if len(by_worker) == 2:
+            break
+    if len(by_worker) < 2:
+        raise CheckFailed(
+            "every client landed on the same worker",
+            sent=sent,
+            expected=f"clients on two of the {WORKERS} workers (their welcomes' pids differ)",
+            received=f"{MAX_CLIENTS_TO_SPREAD} clients, all served by pid {sorted(by_worker)}",
+        )
+    first, second = by_worker.values()
+    text = f"across workers {uuid.uuid4().hex[:6]}"
+    first.call("send_message", {"text": text}, namespace=CHAT)
+    second.expect(
+        "message",
+        namespace=CHAT,
+        where=lambda data: isinstance(data, dict) and data.get("text") == text,
+        sent=f"{first.name} (one worker) sends {text!r}",
+        expected=f"{second.name}, on another worker of the same instance, receives it (Redis)",
+    )
+    handshake = f"{url}{ENGINEIO_HANDSHAKE}"
+    answers = []
+    for _ in range(POLLING_ATTEMPTS):
+        answer = requests.get(handshake, timeout=5)
+        answers.append(f"HTTP {answer.status_code} {answer.text[:40]}")
+    refused = [a for a in answers if a.startswith("HTTP 400") and "Invalid transport" in a]
+    if len(refused) < POLLING_ATTEMPTS:
+        raise CheckFailed(
+            "a long-polling client was not refused clearly",
+            sent=f"GET {handshake}, {POLLING_ATTEMPTS} times (a long-polling handshake)",
+            expected='every one answered HTTP 400 "Invalid transport": served, its next request '
+            'could reach another worker and get "Invalid session"',
+            received=sorted(set(answers)),
+        )
+
+
+@CHECKS.check(
+    "4.5",
+    f"{WORKERS} workers with long-polling still on refuse to start, saying what to set",
+    hint=WORKERS_HINT,
+)
+def several_workers_with_polling_refuse_to_start(ctx: Context) -> None:
+    url, process = start_workers_instance(
+        ctx.side_processes(), ctx.stack, "web-3-polling", wait=False, WEB_CONCURRENCY=str(WORKERS)
+    )
+    sent = f"gunicorn wsgi:app with WEB_CONCURRENCY={WORKERS} and the default SOCKETIO_TRANSPORTS"
+    outcome = wait_exit_or_ready(process, url)
+    output = process.log_tail(40)
+    if outcome == "ready":
+        raise CheckFailed(
+            "the app served long-polling from several workers",
+            sent=sent,
+            expected="it refuses to start: polling sessions would break at random",
+            received=f"it serves on {url}. Its output:\n{output}",
+        )
+    if outcome == "hung":
+        raise CheckFailed(
+            "the app neither started nor stopped",
+            sent=sent,
+            expected="it exits at once, saying why",
+            received=f"still running after {settings.APP_START_TIMEOUT:.0f} s",
+        )
+    if REFUSAL_PHRASE not in output.lower() or "SOCKETIO_TRANSPORTS" not in output:
+        raise CheckFailed(
+            "the app stopped without saying clearly why",
+            sent=sent,
+            expected='"Refusing to start" and what to set: SOCKETIO_TRANSPORTS=websocket',
+            received=output,
+        )

@@ -105,6 +105,17 @@ def start_instance(
     )
 
 
+def start_workers_instance(
+    scope: Scope, stack: ProductionStack, name: str, wait: bool = True, **env_changes: str
+) -> tuple[str, ManagedProcess]:
+    """One more gunicorn instance of the stack's app whose own origin is allowed (clients
+    connect to it directly), e.g. with WEB_CONCURRENCY=3 workers sharing its port."""
+    port = free_port()
+    origins = f"{stack.env['CORS_ALLOWED_ORIGINS']},{','.join(origins_for(port))}"
+    env = {**stack.env, "CORS_ALLOWED_ORIGINS": origins, **env_changes}
+    return start_gunicorn(scope, stack.stage_dir, env, name=name, wait=wait, port=port)
+
+
 def start_simple_websocket(scope: Scope, stage_dir: Path, redis: RedisService) -> ProductionStack:
     """One `gunicorn -k gevent` instance from .venv-simple-websocket (the stage's
     gunicorn.conf.py picks the plain gevent worker there by itself), and the Celery worker

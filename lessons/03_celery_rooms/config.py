@@ -2,7 +2,7 @@
 
 import os
 
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 
 def _list_from_env(name: str, default: str) -> list[str]:
@@ -36,6 +36,11 @@ class Config:
         "CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{PORT},http://localhost:{PORT}"
     )
     CHAT_TOKENS = _tokens_from_env("alice-dev-token:alice,bob-dev-token:bob")
+    # The session cookie of POST /login (accounts.py): never readable by the page's scripts,
+    # never sent along with another site's requests. It does not stop a page on another port
+    # or subdomain of this site: the Origin check (CORS_ALLOWED_ORIGINS) does.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
     PING_INTERVAL = float(os.environ.get("PING_INTERVAL", "25"))
 
     # One Redis carries both the Socket.IO message queue and Celery's task queue.
@@ -91,6 +96,20 @@ class DevelopmentConfig(Config):
 
 
 class TestingConfig(Config):
+    """What tests/conftest.py builds its app with: nothing here comes from the environment."""
+
     TESTING = True
+    SECRET_KEY = "testing-only"
+    # In memory, and ONE connection (StaticPool): each new connection to "sqlite://" would be
+    # another, empty database. A fresh app gets a fresh engine, so every test starts empty.
     SQLALCHEMY_DATABASE_URI = "sqlite://"
-    CHAT_TOKENS = {"test-token": "tester"}
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "poolclass": StaticPool,
+        "connect_args": {"check_same_thread": False},
+    }
+    CORS_ALLOWED_ORIGINS = ["http://localhost"]
+    CHAT_TOKENS = {"alice-test-token": "alice", "bob-test-token": "bob"}
+    # No message queue: the test client refuses one, and tests/conftest.py's worker runs the
+    # reports in the test's own process, emitting through the app's own server.
+    REDIS_URL = None
+    REPORT_STEPS, REPORT_STEP_SECONDS = 2, 0.0

@@ -2,6 +2,7 @@
 
 from flask import has_request_context, request
 from flask.globals import app_ctx
+from flask_login import LoginManager
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 
@@ -23,3 +24,5 @@ def session_scope() -> object:
 socketio = SocketIO()
 # expire_on_commit=False: a long-lived session must not re-query every object it just saved.
 db = SQLAlchemy(session_options={"scopefunc": session_scope, "expire_on_commit": False})
+# Cookie sessions next to tokens (accounts.py): who the session cookie signed in.
+login_manager = LoginManager()

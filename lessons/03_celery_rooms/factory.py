@@ -1,9 +1,10 @@
 """The app factory: build a configured app and bind the extensions to it."""
 
 import client_errors
+from accounts import accounts
 from celery_app import celery_init_app
 from config import DevelopmentConfig
-from extensions import db, socketio
+from extensions import db, login_manager, socketio
 from flask import Flask
 from polling_guard import PollingGuard
 from resources.socket import register_namespaces
@@ -40,7 +41,9 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
     client_errors.install()
     celery_init_app(app)
     register_namespaces(socketio)
+    login_manager.init_app(app)
     app.register_blueprint(pages)
+    app.register_blueprint(accounts)
     app.register_blueprint(api)
 
     with app.app_context():

@@ -7,7 +7,7 @@ instead of running with a key or tokens anyone can read in this repository.
 
 import os
 
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 
 def _list_from_env(name: str, default: str) -> list[str]:
@@ -47,12 +47,25 @@ class Config:
         "CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{PORT},http://localhost:{PORT}"
     )
     CHAT_TOKENS = _tokens_from_env(DEV_CHAT_TOKENS)
+    # The session cookie of POST /login (accounts.py): never readable by the page's scripts,
+    # never sent along with another site's requests. It does not stop a page on another port
+    # or subdomain of this site: the Origin check (CORS_ALLOWED_ORIGINS) does.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
     PING_INTERVAL = float(os.environ.get("PING_INTERVAL", "25"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     INSTANCE_NAME = os.environ.get("INSTANCE_NAME", "")  # which server answered, behind nginx
 
     # One Redis carries both the Socket.IO message queue and Celery's task queue.
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # The Socket.IO queue's pub/sub channel: one per app when several apps share a Redis, since
+    # pub/sub ignores the database number in REDIS_URL (signed_queue.py).
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")
+    # Scale-out: how many gunicorn workers share this instance's port (gunicorn.conf.py keeps
+    # it true whatever -w says), and the Engine.IO transports it serves. Several workers need
+    # SOCKETIO_TRANSPORTS=websocket (factory.served_transports).
+    WEB_CONCURRENCY = int(os.environ.get("WEB_CONCURRENCY", "1"))
+    SOCKETIO_TRANSPORTS = _list_from_env("SOCKETIO_TRANSPORTS", "polling,websocket")
     CELERY = {
         "broker_url": REDIS_URL,
         # kombu's Redis transport, without two crashes of late acknowledgement (in the file).
@@ -110,6 +123,9 @@ class ProductionConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY", "")
     CORS_ALLOWED_ORIGINS = _list_from_env("CORS_ALLOWED_ORIGINS", "")
     CHAT_TOKENS = _tokens_from_env("")
+    # The session cookie of POST /login travels over HTTPS only (TLS at nginx); "0" lets you
+    # try the production settings over plain http, never on a server.
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
     REQUIRED_ENVIRONMENT = (
         "SECRET_KEY",
         "CORS_ALLOWED_ORIGINS",
@@ -124,9 +140,23 @@ class ProductionConfig(Config):
 
 
 class TestingConfig(Config):
+    """What tests/conftest.py builds its app with: nothing here comes from the environment."""
+
     TESTING = True
+    SECRET_KEY = "testing-only"
+    # In memory, and ONE connection (StaticPool): each new connection to "sqlite://" would be
+    # another, empty database. A fresh app gets a fresh engine, so every test starts empty.
     SQLALCHEMY_DATABASE_URI = "sqlite://"
-    CHAT_TOKENS = {"test-token": "tester"}
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "poolclass": StaticPool,
+        "connect_args": {"check_same_thread": False},
+    }
+    CORS_ALLOWED_ORIGINS = ["http://localhost"]
+    CHAT_TOKENS = {"alice-test-token": "alice", "bob-test-token": "bob"}
+    # No message queue: the test client refuses one, and tests/conftest.py's worker runs the
+    # reports in the test's own process, emitting through the app's own server.
+    REDIS_URL = None
+    REPORT_STEPS, REPORT_STEP_SECONDS = 2, 0.0
 
 
 CONFIGS = {"development": DevelopmentConfig, "production": ProductionConfig}

@@ -4,9 +4,10 @@ import logging
 import os
 
 import client_errors
+from accounts import accounts
 from celery_app import celery_init_app
 from config import DevelopmentConfig, production_problems
-from extensions import db, socketio
+from extensions import db, login_manager, socketio
 from flask import Flask
 from polling_guard import PollingGuard
 from resources.socket import register_namespaces
@@ -57,6 +58,30 @@ def async_mode_for() -> str:
     raise NotImplementedError('Exercise 4.1 is not implemented yet (see lessons/04_production/README.md, "Exercise 4.1")')
 
 
+def message_queue(config) -> SignedRedisManager | None:
+    """The signed Redis queue; none in tests (TestingConfig), where the test client runs alone."""
+    if not config["REDIS_URL"]:
+        return None
+    return SignedRedisManager(
+        config["REDIS_URL"], config["SECRET_KEY"], channel=config["SOCKETIO_CHANNEL"]
+    )
+
+
+def served_transports(config) -> list[str]:
+    """The Engine.IO transports this process serves: SOCKETIO_TRANSPORTS, where several gunicorn
+    workers share the instance (WEB_CONCURRENCY > 1) only without long-polling.
+
+    The kernel hands each new TCP connection to any of the workers, and a long-polling session
+    is many requests: one reaching a worker that did not open the session gets 400 "Invalid
+    session", at random. Websocket only, each client stays on its worker's one connection, and
+    a polling client is refused at once with 400 "Invalid transport".
+    """
+    # Raise RefusedToStart, naming WEB_CONCURRENCY and SOCKETIO_TRANSPORTS, when several
+    # workers would serve long-polling; else return the configured transports.
+    # Exercise 4.5: with several workers per instance, serve websocket only or refuse to start.
+    raise NotImplementedError('Exercise 4.5 is not implemented yet (see lessons/04_production/README.md, "Exercise 4.5")')
+
+
 def configure_logging(app: Flask) -> None:
     """One line per record on stderr, which gunicorn, systemd and docker all collect."""
     level = app.config["LOG_LEVEL"]
@@ -91,10 +116,16 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
     except NotImplementedError as missing:  # the starter still boots, on threads
         log.warning("%s", missing)
         async_mode = "threading"
+    try:
+        transports = served_transports(app.config)
+    except NotImplementedError as missing:  # the starter still boots, with both transports
+        log.warning("%s", missing)
+        transports = None
     db.init_app(app)
     socketio.init_app(
         app,
         async_mode=async_mode,  # explicit: auto-detection would pick gevent when installed
+        transports=transports,  # websocket only where several workers share the instance
         cors_allowed_origins=checked_origins(app.config["CORS_ALLOWED_ORIGINS"]),
         ping_interval=app.config["PING_INTERVAL"],
         # One client's events run one after another, so its DB session (one per connection,
@@ -102,17 +133,24 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
         async_handlers=False,
         # Every web process subscribes to this Redis channel; a worker publishes to it. Every
         # message is signed with SECRET_KEY, and one without our signature is dropped.
-        client_manager=SignedRedisManager(app.config["REDIS_URL"], app.config["SECRET_KEY"]),
+        client_manager=message_queue(app.config),
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"],
     )
     app.wsgi_app = PollingGuard(app.wsgi_app, app.config["MAX_HTTP_BUFFER_SIZE"])
     client_errors.install()
     celery_init_app(app)
     register_namespaces(socketio)
+    login_manager.init_app(app)
     app.register_blueprint(pages)
+    app.register_blueprint(accounts)
     app.register_blueprint(api)
 
     with app.app_context():
         db.create_all()
-    log.info("app ready: async_mode=%s, config=%s", async_mode, config_class.__name__)
+    log.info(
+        "app ready: async_mode=%s, transports=%s, config=%s",
+        async_mode,
+        ",".join(socketio.server.eio.transports),
+        config_class.__name__,
+    )
     return app

@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class SignedRedisManager(socketio.RedisManager):
-    def __init__(self, url: str, secret: str, write_only: bool = False, **options):
-        super().__init__(url, channel=CHANNEL, write_only=write_only, **options)
+    """``channel``: the Redis pub/sub channel of this app. Apps that share a Redis need one each:
+    pub/sub ignores the database number in the URL (SOCKETIO_CHANNEL in config.py)."""
+
+    def __init__(
+        self, url: str, secret: str, write_only: bool = False, channel: str = CHANNEL, **options
+    ):
+        super().__init__(url, channel=channel, write_only=write_only, **options)
         self.key = hashlib.sha256(b"socketio message queue\0" + secret.encode()).digest()
         self.dropped = 0
 

@@ -37,7 +37,9 @@ class QueueUnavailable(RuntimeError):
 def worker_socketio(redis_url: str, secret: str | None = None) -> SocketIO:
     """A write-only SocketIO: no app, no clients, it can only publish to the queue, and what it
     publishes is signed with SECRET_KEY like the web instances' messages (signed_queue.py)."""
-    queue = SignedRedisManager(redis_url, secret or current_app.config["SECRET_KEY"], True)
+    secret = secret or current_app.config["SECRET_KEY"]
+    channel = current_app.config["SOCKETIO_CHANNEL"]  # the web instances' channel
+    queue = SignedRedisManager(redis_url, secret, write_only=True, channel=channel)
     sio = SocketIO()
     sio.init_app(None, client_manager=queue)
     return sio

@@ -1,7 +1,8 @@
 """The app factory: build a configured app and bind the extensions to it."""
 
+from accounts import accounts
 from config import DevelopmentConfig
-from extensions import db, socketio
+from extensions import db, login_manager, socketio
 from flask import Flask
 from resources.socket import register_namespaces
 from routes import pages
@@ -31,7 +32,9 @@ def create_app(config_class: type = DevelopmentConfig) -> Flask:
         async_handlers=False,
     )
     register_namespaces(socketio)
+    login_manager.init_app(app)
     app.register_blueprint(pages)
+    app.register_blueprint(accounts)
 
     with app.app_context():
         db.create_all()

@@ -1,8 +1,14 @@
-"""Connect-time authentication: the client sends {"token": ...} in its auth dict."""
+"""Connect-time authentication: a token in the client's auth dict, or else the session cookie.
+
+A script or an app sends {"token": ...} in its auth dict. A browser page that signed in at
+POST /login (accounts.py) may send no token at all: its socket's handshake carries the session
+cookie, and Flask-Login's current_user is the user it names.
+"""
 
 import hmac
 
 from flask import current_app
+from flask_login import current_user
 from flask_socketio import ConnectionRefusedError
 
 
@@ -22,3 +28,18 @@ def user_for(auth) -> str:
             return user
     raise ConnectionRefusedError("invalid token")
     ### END SOLUTION
+
+
+def connecting_user(auth) -> str:
+    """Who opens this socket: the token's user when auth holds a token; else the user the
+    session cookie signed in; else refused (user_for says why).
+
+    current_user comes from Flask-SocketIO's copy of the Flask session, taken from the cookie
+    the handshake carried (manage_session, the default): signing out over HTTP later does
+    not change it, which is why /logout ends the user's sockets (accounts.py).
+    """
+    if isinstance(auth, dict) and "token" in auth:
+        return user_for(auth)
+    if current_user.is_authenticated:
+        return current_user.id
+    return user_for(auth)

@@ -7,10 +7,12 @@ import os
 import resource
 import signal
 
-# ONE worker per instance: Engine.IO keeps a client's session in the process that opened it,
-# so a second worker would get polling requests for sessions it never saw ("Invalid session").
-# Scale out with more instances behind nginx instead (deploy/nginx/socketio.conf).
-workers = 1
+# ONE worker per instance by default: Engine.IO keeps a client's session in the process that
+# opened it, so a second worker would get polling requests for sessions it never saw ("Invalid
+# session"). Scale out with more instances behind nginx (deploy/nginx/socketio.conf), or with
+# WEB_CONCURRENCY=N workers and SOCKETIO_TRANSPORTS=websocket (the app refuses N > 1 with
+# polling: factory.served_transports). gunicorn itself reads WEB_CONCURRENCY the same way.
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 
 
@@ -50,7 +52,10 @@ connection_budget = max(1, min(worker_connections, fits) - min(50, worker_connec
 
 
 def on_starting(server):
-    """Say so at start when the descriptors cannot cover worker_connections."""
+    """Tell the app how many workers share the instance, whatever set it (-w on the command line
+    wins over this file), and say so at start when the descriptors cannot cover
+    worker_connections."""
+    os.environ["WEB_CONCURRENCY"] = str(server.cfg.workers)  # the workers inherit it
     if fits < worker_connections:
         server.log.warning(
             "ulimit -n is %s (hard limit %s), below worker_connections %d + %d: raise it "
@@ -97,9 +102,16 @@ def post_worker_init(worker):
             connection.close(wait=False, reason=engineio.reason.SERVER_DISCONNECT)
 
     def handle_exit(sig, frame):
-        import gevent
+        from factory import socket_is_patched
 
-        gevent.spawn(close_every_connection)
+        if socket_is_patched():  # a gevent worker
+            import gevent
+
+            gevent.spawn(close_every_connection)
+        else:  # gunicorn's threaded worker (-k gthread --threads N)
+            import threading
+
+            threading.Thread(target=close_every_connection, daemon=True).start()
         stop_accepting(sig, frame)
 
     signal.signal(signal.SIGTERM, handle_exit)

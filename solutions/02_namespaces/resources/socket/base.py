@@ -3,7 +3,7 @@
 import inspect
 import logging
 
-from auth import user_for
+from auth import connecting_user
 from extensions import db
 from flask import request
 from flask_socketio import Namespace
@@ -61,7 +61,8 @@ class BaseSocket(Namespace):
         return {"ok": False, "error": problem}  # the acknowledgement, if the client asked
 
     def on_connect(self, auth=None):
-        user = user_for(auth)  # raises ConnectionRefusedError: the client gets connect_error
+        # A token, or else the session cookie; ConnectionRefusedError: the client's connect_error.
+        user = connecting_user(auth)
         self.save_session(request.sid, {"user": user})
         db.session.add(Presence(sid=request.sid, user=user, namespace=self.namespace))
         online = self.online_count()
