@@ -114,7 +114,7 @@ lock: | $(UV)
 
 BENCH_ARGS ?=
 bench: setup venv-simple-websocket
-	@$(PY) bench/run_all.py $(BENCH_ARGS)
+	@$(PY) -m bench $(BENCH_ARGS)
 
 bench-grading: setup
 	@$(PY) bench/grading_containment.py $(BENCH_ARGS)

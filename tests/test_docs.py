@@ -11,7 +11,11 @@ DOCUMENTS = [
     COURSE_ROOT / "README.md",
     *sorted(LESSONS.glob("*/README.md")),
     *sorted((COURSE_ROOT / "notebooks").glob("README.md")),
-    *sorted((COURSE_ROOT / "bench").glob("**/README.md")),
+    *sorted(
+        path
+        for path in (COURSE_ROOT / "bench").glob("**/README.md")
+        if "node_modules" not in path.parts  # the Node reference server's packages
+    ),
 ]
 LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)#\s]+)")
 CODE_PATH = re.compile(r"`([\w.-]+/[\w./-]+\.(?:py|js|html|css|toml|json|conf|yml|md|ipynb))`")

@@ -24,7 +24,7 @@ FLOORS = {
         "workbook",
         "broken_variants",
     },
-    1: {"containment"},
+    1: {"containment", "websocket_frames"},
     2: {"harness", "readiness", "feedback", "swarm", "authoring.regions"},
     3: {
         "services",

@@ -59,11 +59,22 @@ def async_mode_for() -> str:
 
 
 def message_queue(config) -> SignedRedisManager | None:
-    """The signed Redis queue; none in tests (TestingConfig), where the test client runs alone."""
+    """The signed Redis queue, publishing over one connection; none in tests (TestingConfig),
+    where the test client runs alone.
+
+    One connection, because redis-py 8 caps a connection pool at 100: in a storm of connects
+    every greenlet that emits takes a connection of its own, the 101st fails, and
+    python-socketio replaces its Redis client, closing the subscriber's connection with the old
+    pool (about a second of lost events from other instances). One shared connection never
+    runs out; publishes take turns on it.
+    """
     if not config["REDIS_URL"]:
         return None
     return SignedRedisManager(
-        config["REDIS_URL"], config["SECRET_KEY"], channel=config["SOCKETIO_CHANNEL"]
+        config["REDIS_URL"],
+        config["SECRET_KEY"],
+        channel=config["SOCKETIO_CHANNEL"],
+        redis_options={"single_connection_client": True},
     )
 
 

@@ -31,6 +31,19 @@ def index():
     return render_template("index.html")
 
 
+def socketio_path():
+    """Never served: Engine.IO answers /socket.io/ before Flask sees the request."""
+    abort(404)
+
+
+# Flask-SocketIO runs every Socket.IO event in a request context made from the connection's
+# first request (/socket.io/, a websocket upgrade or a polling GET), and Flask matches that
+# against the routes. A miss stores a NotFound whose traceback holds the context: a reference
+# cycle per connect and per event, freed only by a full garbage collection. These match.
+for websocket in (False, True):
+    pages.add_url_rule("/socket.io/", view_func=socketio_path, websocket=websocket)
+
+
 @pages.route("/vendor/<path:filename>")
 def vendor(filename):
     client_dist = find_socketio_client()

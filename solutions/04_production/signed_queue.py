@@ -32,6 +32,11 @@ class SignedRedisManager(socketio.RedisManager):
         super().__init__(url, channel=channel, write_only=write_only, **options)
         self.key = hashlib.sha256(b"socketio message queue\0" + secret.encode()).digest()
         self.dropped = 0
+        # Make the Redis client now (it connects on first use), not lazily from two places at
+        # once: the first publish and the listener would each make one, and when the first is
+        # dropped it closes its pool, the listener's subscription with it ("Cannot receive
+        # from redis ... I/O operation on closed file", a second of lost events).
+        self._redis_connect()
 
     def signature(self, body: str) -> str:
         return hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()

@@ -2,6 +2,7 @@
 
 import inspect
 import logging
+import time
 
 from auth import connecting_user
 from extensions import db
@@ -9,7 +10,13 @@ from flask import current_app, request
 from flask_socketio import Namespace
 from models import Presence
 from rate_limits import take
-from sqlalchemy import delete, distinct, func, select
+from sqlalchemy import delete, distinct, func, insert, select
+
+# How old the "online" figure a connect announces may be. Counting reads every presence row,
+# so one count per connect makes a storm of N connects cost N * N; this is one a second.
+ONLINE_COUNT_MAX_AGE = 1.0
+recent_counts: dict[str, tuple[float, int]] = {}  # namespace -> (when, count), this process
+RECORD_PRESENCE = insert(Presence.__table__)  # built and compiled once
 
 # python-socketio calls these for the connection itself; a client may not emit them.
 LIFECYCLE_EVENTS = ("connect", "disconnect")
@@ -65,9 +72,11 @@ class BaseSocket(Namespace):
         # A token, or else the session cookie; ConnectionRefusedError: the client's connect_error.
         user = connecting_user(auth)
         self.save_session(request.sid, {"user": user})
-        db.session.add(Presence(sid=request.sid, user=user, namespace=self.namespace))
-        online = self.online_count()
+        row = {"sid": request.sid, "user": user, "namespace": self.namespace}
+        db.session.execute(RECORD_PRESENCE, row)  # a plain INSERT: no unit of work to flush
         db.session.commit()
+        online = self.recent_online_count()
+        db.session.remove()  # an idle client keeps no DB session; its next event opens one
         self.joined(user, online)
 
     def on_disconnect(self, reason=None):
@@ -97,6 +106,13 @@ class BaseSocket(Namespace):
             Presence.namespace == self.namespace
         )
         return db.session.scalar(users_here)
+
+    def recent_online_count(self) -> int:
+        counted_at, count = recent_counts.get(self.namespace, (-float("inf"), 0))
+        if time.monotonic() - counted_at > ONLINE_COUNT_MAX_AGE:
+            count = self.online_count()
+            recent_counts[self.namespace] = (time.monotonic(), count)
+        return count
 
     # Hooks for the namespaces: what to announce when someone arrives or leaves.
     def joined(self, user: str, online: int) -> None:
