@@ -176,7 +176,12 @@ def measure(
         server = start_server(harness, server_name, redis.url, stage)
         worker = None
         if server_name in COURSE_SERVERS:
-            env = {"REDIS_URL": redis.url}
+            env = {"REDIS_URL": redis.url, "BENCH_STAGE": str(stage)}
+            env |= {
+                key: server.env[key]
+                for key in ("SECRET_KEY", "SOCKETIO_CHANNEL")
+                if key in server.env
+            }
             worker = start_celery_worker(harness, COURSE_ROOT, "bench.ticks:celery_app", env)
         rss_before = server.holder.memory_info().rss
         swarms: list[SwarmProcess] = []

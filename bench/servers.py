@@ -37,6 +37,7 @@ class Server:
     url: str
     process: ManagedProcess
     holder: psutil.Process  # the process that holds the connections (gunicorn's worker)
+    env: dict  # what it was started with (a worker needs its SECRET_KEY to sign)
 
 
 def database_folder(launcher: Launcher) -> Path:
@@ -54,7 +55,7 @@ def start_server(launcher: Launcher, name: str, redis_url: str, stage: Path = ST
             "PING_INTERVAL": PING_INTERVAL,
         }
         url, process = start_node(launcher, env, port)
-        return Server(name, url, process, psutil.Process(process.pid))
+        return Server(name, url, process, psutil.Process(process.pid), env)
     database = database_folder(launcher) / f"bench-{port}.sqlite3"
     env = production_env(
         launcher,
@@ -66,7 +67,7 @@ def start_server(launcher: Launcher, name: str, redis_url: str, stage: Path = ST
     venv = {"venv_bin": simple_websocket_venv()} if name == "simple-websocket" else {}
     url, process = start_gunicorn(launcher, stage, env, port=port, name=name, **venv)
     (worker,) = psutil.Process(process.pid).children()
-    return Server(name, url, process, worker)
+    return Server(name, url, process, worker, env)
 
 
 def remove_database(server: Server) -> None:

@@ -1,8 +1,9 @@
 """Worker → client latency: a Celery task emits through Redis, as lesson 03/04's tasks do.
 
 The task runs in a real Celery worker (`celery -A bench.ticks:celery_app worker`) and emits
-with a write-only SocketIO(message_queue=REDIS_URL), exactly like tasks.emit_to_room in the
-course app, to one client's own room (its sid) on /chat. Each "tick" carries the worker's
+with a write-only SocketIO on the stage's own signed queue (BENCH_STAGE/signed_queue.py, keyed
+by the server's SECRET_KEY), exactly like tasks.emit_to_room in the course app, to one client's
+own room (its sid) on /chat. Each "tick" carries the worker's
 time.time(); the client subtracts it from its own clock on arrival (same machine, same clock).
 Node's Redis adapter speaks another format than python-socketio's queue, so a Celery task
 cannot reach the Node server: this measure is the course servers' only.
@@ -10,9 +11,11 @@ cannot reach the Node server: this measure is the course servers' only.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from functools import cache
+from pathlib import Path
 
 from celery import Celery
 from flask_socketio import SocketIO
@@ -24,7 +27,18 @@ TASK = "bench.ticks.emit_ticks"
 
 @cache
 def write_only_socketio(redis_url: str) -> SocketIO:
-    return SocketIO(message_queue=redis_url)
+    """The stage's server drops unsigned messages, so the worker signs them as the app does."""
+    path = Path(os.environ["BENCH_STAGE"]) / "signed_queue.py"
+    spec = importlib.util.spec_from_file_location("bench_signed_queue", path)
+    signed_queue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(signed_queue)
+    channel = os.environ.get("SOCKETIO_CHANNEL") or signed_queue.CHANNEL
+    manager = signed_queue.SignedRedisManager(
+        redis_url, os.environ["SECRET_KEY"], write_only=True, channel=channel
+    )
+    socketio = SocketIO()
+    socketio.init_app(None, client_manager=manager)  # write-only: no app, no clients
+    return socketio
 
 
 @celery_app.task(name=TASK)
