@@ -13,6 +13,8 @@ LESSON ?=
 SOLUTION ?=
 EX ?=
 PYTEST_ARGS ?=
+# Tests side by side (pytest-xdist): most of a grading run is waiting on real processes.
+TEST_WORKERS ?= 3
 
 # The newest stage in lessons/, e.g. 04: what `make run` starts without LESSON=.
 NEWEST := $(firstword $(subst _, ,$(lastword $(sort $(notdir $(wildcard lessons/[0-9][0-9]_*))))))
@@ -81,13 +83,13 @@ lint: $(call stamp,dev)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check --quiet .
 
-test: setup lint
-	@echo "==> pytest"
-	@$(PY) -m pytest $(PYTEST_ARGS)
+test: setup lint venv-simple-websocket
+	@echo "==> pytest ($(TEST_WORKERS) workers; TEST_WORKERS=0 runs one by one)"
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Everyday work: everything but nbgrader's round trips and the load and deployment tests.
-test-fast: setup lint
-	@$(PY) -m pytest -m "not nbgrader and not slow" $(PYTEST_ARGS)
+test-fast: setup lint venv-simple-websocket
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not nbgrader and not slow" $(PYTEST_ARGS)
 
 check: $(call stamp,$(APP_EXTRAS) grader) $(STAMPS)/npm $(STAMPS)/system
 	@$(PY) -m autograder $(STAGE) $(if $(SOLUTION),--solution)

@@ -47,6 +47,31 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("gradable_lesson", gradable_lessons())
 
 
+# Session fixtures worth sharing: every test that uses one runs in the same xdist worker.
+SHARED_SESSION_FIXTURES = ("graded",)
+
+
+def xdist_group_of(item) -> str | None:
+    """Tests that share an expensive fixture run in one xdist worker, so it is built once:
+    a module-scoped fixture (per parameter, e.g. one nbgrader course per stage) or one of
+    SHARED_SESSION_FIXTURES. Other tests spread over the workers one by one."""
+    definitions = item._fixtureinfo.name2fixturedefs
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    parts = []
+    for name, fixturedefs in sorted(definitions.items()):
+        if name in SHARED_SESSION_FIXTURES:
+            parts.append(name)
+        elif fixturedefs[-1].scope == "module":
+            parts.append(f"{item.module.__name__}:{name}={params.get(name, '')}")
+    return "+".join(parts) or None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if group := xdist_group_of(item):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @dataclass
 class GradeRun:
     """One real `python -m autograder` run: exit code, output lines with arrival times, report."""
