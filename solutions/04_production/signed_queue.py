@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 
+import redis
 import socketio
 
 CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel
@@ -35,8 +36,12 @@ class SignedRedisManager(socketio.RedisManager):
         # Make the Redis client now (it connects on first use), not lazily from two places at
         # once: the first publish and the listener would each make one, and when the first is
         # dropped it closes its pool, the listener's subscription with it ("Cannot receive
-        # from redis ... I/O operation on closed file", a second of lost events).
-        self._redis_connect()
+        # from redis ... I/O operation on closed file", a second of lost events). With Redis
+        # down the app must still start (and /healthz say so): then it connects on first use.
+        try:
+            self._redis_connect()
+        except redis.exceptions.ConnectionError:
+            self.connected = False
 
     def signature(self, body: str) -> str:
         return hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()
