@@ -34,8 +34,11 @@ class QueueUnavailable(RuntimeError):
 
 @cache
 def worker_socketio(redis_url: str) -> SocketIO:
-    """A write-only SocketIO: no app, no clients, it can only publish to the queue."""
-    return SocketIO(message_queue=redis_url)
+    """A write-only SocketIO: no app, no clients, it can only publish to the queue.
+
+    async_mode is explicit here too: left out, it would be auto-detected (gevent whenever gevent is
+    installed), although a Celery worker is not patched and only publishes to Redis."""
+    return SocketIO(message_queue=redis_url, async_mode="threading")
 
 
 def emit_to_room(event: str, data: dict, room: str) -> None:

@@ -41,7 +41,8 @@ def worker_socketio(redis_url: str, secret: str | None = None) -> SocketIO:
     channel = current_app.config["SOCKETIO_CHANNEL"]  # the web instances' channel
     queue = SignedRedisManager(redis_url, secret, write_only=True, channel=channel)
     sio = SocketIO()
-    sio.init_app(None, client_manager=queue)
+    # Explicit, like the web side: the worker is not patched (README, "Who monkey patches").
+    sio.init_app(None, client_manager=queue, async_mode="threading")
     return sio
 
 

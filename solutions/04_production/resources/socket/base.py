@@ -72,12 +72,19 @@ class BaseSocket(Namespace):
         # A token, or else the session cookie; ConnectionRefusedError: the client's connect_error.
         user = connecting_user(auth)
         self.save_session(request.sid, {"user": user})
-        row = {"sid": request.sid, "user": user, "namespace": self.namespace}
-        db.session.execute(RECORD_PRESENCE, row)  # a plain INSERT: no unit of work to flush
-        db.session.commit()
-        online = self.recent_online_count()
-        db.session.remove()  # an idle client keeps no DB session; its next event opens one
-        self.joined(user, online)
+        try:
+            row = {"sid": request.sid, "user": user, "namespace": self.namespace}
+            db.session.execute(RECORD_PRESENCE, row)  # a plain INSERT: no unit of work to flush
+            db.session.commit()
+            online = self.recent_online_count()
+            db.session.remove()  # an idle client keeps no DB session; its next event opens one
+            self.joined(user, online)
+        except Exception:
+            # Refused (the error handler turns any failure here into a refusal): python-socketio
+            # never runs on_disconnect for a refused connect, so nothing else would end the
+            # DB session this sid opened, and it would stay in the registry for good.
+            db.session.remove()  # then the refusal goes on to the client
+            raise
 
     def on_disconnect(self, reason=None):
         user = self.current_user()
