@@ -89,9 +89,10 @@ class BaseSocket(Namespace):
     def current_user(self) -> str:
         return self.get_session(request.sid).get("user", "?")
 
-    def online_count(self) -> int:
+    def online_count(self, namespace: str | None = None) -> int:
+        """How many users are on ``namespace`` (this one by default), on every instance."""
         users_here = select(func.count(distinct(Presence.user))).where(
-            Presence.namespace == self.namespace
+            Presence.namespace == (namespace or self.namespace)
         )
         return db.session.scalar(users_here)
 

@@ -96,9 +96,10 @@ class BaseSocket(Namespace):
         take(buckets, action, *current_app.config["RATE_LIMITS"][action])
         self.save_session(request.sid, session)
 
-    def online_count(self) -> int:
+    def online_count(self, namespace: str | None = None) -> int:
+        """How many users are on ``namespace`` (this one by default), on every instance."""
         users_here = select(func.count(distinct(Presence.user))).where(
-            Presence.namespace == self.namespace
+            Presence.namespace == (namespace or self.namespace)
         )
         return db.session.scalar(users_here)
 

@@ -108,17 +108,19 @@ class BaseSocket(Namespace):
         take(buckets, action, *current_app.config["RATE_LIMITS"][action])
         self.save_session(request.sid, session)
 
-    def online_count(self) -> int:
+    def online_count(self, namespace: str | None = None) -> int:
+        """How many users are on ``namespace`` (this one by default), on every instance."""
         users_here = select(func.count(distinct(Presence.user))).where(
-            Presence.namespace == self.namespace
+            Presence.namespace == (namespace or self.namespace)
         )
         return db.session.scalar(users_here)
 
-    def recent_online_count(self) -> int:
-        counted_at, count = recent_counts.get(self.namespace, (-float("inf"), 0))
+    def recent_online_count(self, namespace: str | None = None) -> int:
+        namespace = namespace or self.namespace
+        counted_at, count = recent_counts.get(namespace, (-float("inf"), 0))
         if time.monotonic() - counted_at > ONLINE_COUNT_MAX_AGE:
-            count = self.online_count()
-            recent_counts[self.namespace] = (time.monotonic(), count)
+            count = self.online_count(namespace)
+            recent_counts[namespace] = (time.monotonic(), count)
         return count
 
     # Hooks for the namespaces: what to announce when someone arrives or leaves.
