@@ -26,7 +26,7 @@ APP_EXTRAS_03 := lesson03
 APP_EXTRAS_04 := lesson04 gevent-websocket
 APP_EXTRAS = $(APP_EXTRAS_$(STAGE))
 
-.PHONY: help setup run test test-fast lint check watch hint lessons notebooks regrade lock bench \
+.PHONY: help setup run test test-fast lint check watch hint lessons notebooks diagrams regrade lock bench \
 	bench-grading bench-scale-out clean \
 	venv-simple-websocket run-simple-websocket
 
@@ -38,6 +38,7 @@ help:
 	@echo "  make test-fast                      the tests without nbgrader and the slow ones"
 	@echo "  make lessons                        regenerate lessons/ (and the exercise tables)"
 	@echo "  make notebooks                      regenerate the workbooks, then generate_assignment"
+	@echo "  make diagrams                       render the lessons' Graphviz diagrams to SVG"
 	@echo "  make regrade A=01_basics            regrade autograded submissions outside the kernel"
 	@echo "  make lock                           remake uv.lock after editing pyproject.toml"
 	@echo "  make bench                          run the benchmarks under bench/ (BENCH_ARGS=--quick)"
@@ -101,6 +102,12 @@ hint: $(call stamp,)
 	@$(if $(EX),$(PY) -m autograder.hints $(EX),echo "Which exercise? e.g. make hint EX=1.3"; exit 2)
 
 lessons: $(call stamp,)
+	@$(PY) -m autograder.authoring.make_lessons
+
+# The architecture diagrams: solutions/NN/diagrams/*.dot rendered to the .svg next to each
+# (tests/test_diagrams.py checks they are current), then copied to lessons/ like every file.
+diagrams: $(call stamp,) $(STAMPS)/system
+	@for f in solutions/*/diagrams/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg" && echo "$${f%.dot}.svg"; done
 	@$(PY) -m autograder.authoring.make_lessons
 
 notebooks: $(call stamp,notebooks)

@@ -56,6 +56,10 @@ def serve_until_interrupted(start: StartFunction, stage_dir: Path, note: str = "
         for process in harness.processes:
             print(f"  started {process.name} (pid {process.pid}), log: {process.log_path}")
         print(f"\n  Open {app.url}/ in your browser. Ctrl-C stops everything.", flush=True)
+        for instance in getattr(app, "instances", []):  # lesson 04: each instance's own address
+            print(f"  {instance.process.name}: {instance.url}")
+        if app.env.get("REDIS_URL"):  # for the README's troubleshooting commands
+            print(f"  REDIS_URL={app.env['REDIS_URL']}")
         if app.env.get("CHAT_TOKENS"):
             print(f"  Sign in with one of these tokens: {sign_in_tokens(app.env['CHAT_TOKENS'])}")
         print(flush=True)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the course runs for real: Chromium (browser checks),
 # redis-server (Celery broker and Socket.IO message queue), nginx (scale-out) and bubblewrap
-# (the file view a student's code is graded in).
+# (the file view a student's code is graded in), graphviz (`make diagrams`, tests/test_diagrams.py)
+# and curl (the lessons' troubleshooting commands).
 # As root it installs what is missing with apt; otherwise it says what to install.
 set -euo pipefail
 
-declare -A needed=([chromium]=/usr/bin/chromium [redis-server]=redis-server [nginx]=nginx [bubblewrap]=bwrap)
+declare -A needed=([chromium]=/usr/bin/chromium [redis-server]=redis-server [nginx]=nginx [bubblewrap]=bwrap
+  [graphviz]=dot [curl]=curl)
 missing=()
 for pkg in "${!needed[@]}"; do
   command -v "${needed[$pkg]}" >/dev/null 2>&1 || [ -x "${needed[$pkg]}" ] \
@@ -22,6 +24,7 @@ else
   echo "Missing system packages: ${missing[*]}" >&2
   echo "Install them, e.g.: sudo apt-get install ${missing[*]}" >&2
   echo "(Chromium is needed for the browser checks, redis-server for lessons 03-04, nginx for 04," >&2
-  echo " bubblewrap to contain the code being graded.)" >&2
+  echo " bubblewrap to contain the code being graded, graphviz for the diagrams, curl for the" >&2
+  echo " lessons' troubleshooting commands.)" >&2
   exit 1
 fi

@@ -495,3 +495,68 @@ def several_workers_with_polling_refuse_to_start(ctx: Context) -> None:
             expected='"Refusing to start" and what to set: SOCKETIO_TRANSPORTS=websocket',
             received=output,
         )
+
+
+# -- 4.6 don't block the hub (issue 10: one contiguous block, kept at the end) ------------
+HUB_ANSWER_LIMIT = 0.100  # s: what another client may wait for an acknowledgement
+HUB_MIN_CALLS = 3  # calls answered while the slow work ran, for a fair median
+HUB_HINT = (
+    "In hub.let_others_run: socketio.sleep(0). Pure-Python work never waits, so gevent's hub "
+    "never switches to another client's greenlet until the handler returns."
+)
+
+
+@CHECKS.check(
+    "4.6",
+    "while one client's slow statistics run, another client's acknowledgements come back "
+    "within 100 ms",
+    hint=HUB_HINT,
+)
+def slow_work_leaves_other_clients_served(ctx: Context) -> None:
+    import threading
+
+    web1 = ctx.stack.instances[0].url  # both clients on one gevent worker: one hub
+    slow = client(ctx, "alice", web1, [CHAT], "alice (statistics)")
+    quick = client(ctx, "bob", web1, [CHAT], "bob (history)")
+    outcome: dict = {}
+
+    def run_statistics() -> None:
+        try:
+            outcome["reply"] = slow.call("statistics", namespace=CHAT, timeout=30)
+        except CheckFailed as failure:
+            outcome["failure"] = failure
+
+    worker = threading.Thread(target=run_statistics, daemon=True)
+    started = time.monotonic()
+    worker.start()
+    time.sleep(0.2)  # the statistics have started on the server
+    waits = []
+    while worker.is_alive() and time.monotonic() - started < 30:
+        sent_at = time.monotonic()
+        quick.call("get_history", {"limit": 1}, namespace=CHAT, timeout=30)
+        waits.append(time.monotonic() - sent_at)
+        time.sleep(0.05)
+    worker.join(timeout=30)
+    sent = (
+        "alice emits statistics on /chat (CPU work for STATISTICS_SECONDS); meanwhile bob emits "
+        "get_history {limit: 1} again and again, on the same gunicorn worker"
+    )
+    reply = outcome.get("reply")
+    if "failure" in outcome or not (isinstance(reply, dict) and reply.get("ok")):
+        raise CheckFailed(
+            "the statistics did not answer",
+            sent=sent,
+            expected='alice gets {"ok": true, "messages": ..., "top_words": ...}',
+            received=str(outcome.get("failure") or reply),
+        )
+    shown = ", ".join(f"{wait * 1000:.0f} ms" for wait in waits[:10])
+    median = sorted(waits)[len(waits) // 2] if waits else float("inf")
+    if len(waits) < HUB_MIN_CALLS or median > HUB_ANSWER_LIMIT:
+        raise CheckFailed(
+            "one client's CPU work stalled another client",
+            sent=sent,
+            expected=f"bob's acknowledgements within {HUB_ANSWER_LIMIT * 1000:.0f} ms while "
+            f"the statistics run (median of at least {HUB_MIN_CALLS})",
+            received=f"{len(waits)} answered during the work, waiting {shown or 'nothing'}: "
+            "the worker served nobody else until the statistics were done",
+        )

@@ -105,7 +105,10 @@ class Config:
 
     # Bounds on what one client may do. Per connection, (events a second, burst): a person
     # typing never meets them, a script sending hundreds a second does (rate_limits.py).
-    RATE_LIMITS = {"send_message": (2.0, 10), "start_report": (0.2, 3)}
+    RATE_LIMITS = {"send_message": (2.0, 10), "start_report": (0.2, 3), "statistics": (0.2, 3)}
+    # How long the chat statistics keep the CPU busy (hub.py, Exercise 4.6): they stand in for
+    # any CPU-heavy work a handler may do.
+    STATISTICS_SECONDS = float(os.environ.get("STATISTICS_SECONDS", "1.5"))
     # The largest HTTP body or websocket message Engine.IO takes (its default is 1 MB). Our
     # largest legitimate message is a 500-character chat message, at most about 3 KB as JSON;
     # a long-polling POST may batch a few dozen of them.

@@ -62,6 +62,13 @@ def on_starting(server):
     wins over this file), and say so at start when the descriptors cannot cover
     worker_connections."""
     os.environ["WEB_CONCURRENCY"] = str(server.cfg.workers)  # the workers inherit it
+    if server.cfg.preload_app and "gevent" in server.cfg.worker_class_str.lower():
+        # gevent workers patch in init_process, after the fork: --preload imported the app in
+        # the unpatched arbiter, so it chose async_mode "threading" (factory.async_mode_for).
+        raise SystemExit(
+            "Refusing to start: --preload with a gevent worker imports the app before gevent "
+            "patches, so it would run in threading mode. Drop --preload (preload_app)."
+        )
     if fits < worker_connections:
         server.log.warning(
             "ulimit -n is %s (hard limit %s), below worker_connections %d + %d: raise it "

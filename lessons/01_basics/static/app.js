@@ -1,7 +1,8 @@
 // Lesson 01 front end: the real socket.io client from npm, served by the app at /vendor/.
 import { io } from "/vendor/socket.io.esm.min.js";
+import { inspect } from "./inspector.js";
 
-const socket = io();
+const socket = inspect(io()); // the event inspector under the page lists what it sends and gets
 
 const $ = (id) => document.getElementById(id);
 const status = $("status");

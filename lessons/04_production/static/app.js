@@ -1,5 +1,6 @@
 // Lesson 04 front end: lesson 03's page, connecting the way a load-balanced deployment needs.
 import { Manager } from "/vendor/socket.io.esm.min.js";
+import { inspect, setInstance } from "./inspector.js";
 
 const $ = (id) => document.getElementById(id);
 let chat = null;
@@ -106,6 +107,7 @@ function signIn(token) {
   chat = manager.socket("/chat", { auth: { token } });
   notifications = manager.socket("/notifications", { auth: { token } });
   reports = manager.socket("/reports", { auth: { token } });
+  [chat, notifications, reports].forEach(inspect); // the event inspector under the page
 
   manager.on("open", () => {
     $("transport").textContent = manager.engine.transport.name;
@@ -153,9 +155,13 @@ function signIn(token) {
     $("start-report").disabled = true;
   });
 
-  notifications.on("welcome", ({ user, served_by }) => {
+  notifications.on("welcome", ({ user, served_by, online }) => {
     $("user").textContent = user;
     $("instance").textContent = served_by;
+    setInstance(served_by);
+    // The chat's count as this page connects: its own "joined" notice may have gone out
+    // before /notifications was connected, and then this is the only count it gets.
+    if (online !== undefined) $("online").textContent = online;
   });
   notifications.on("notice", ({ text, online }) => {
     appendItem("notices", "", text);

@@ -1,5 +1,6 @@
 // Lesson 02 front end: two namespaces multiplexed over one connection (one Manager).
 import { Manager } from "/vendor/socket.io.esm.min.js";
+import { inspect } from "./inspector.js";
 
 const $ = (id) => document.getElementById(id);
 let chat = null;
@@ -38,6 +39,7 @@ function signIn(token) {
   const manager = new Manager({ transports: ["polling", "websocket"] });
   chat = manager.socket("/chat", { auth: { token } });
   notifications = manager.socket("/notifications", { auth: { token } });
+  [chat, notifications].forEach(inspect); // the event inspector under the page
 
   manager.on("open", () => {
     $("transport").textContent = manager.engine.transport.name;
@@ -73,8 +75,11 @@ function signIn(token) {
   chat.on("message", showMessage);
   chat.on("error", ({ event, error }) => showError(`${event}: ${error}`));
 
-  notifications.on("welcome", ({ user }) => {
+  notifications.on("welcome", ({ user, online }) => {
     $("user").textContent = user;
+    // The chat's count as this page connects: its own "joined" notice may have gone out
+    // before /notifications was connected, and then this is the only count it gets.
+    if (online !== undefined) $("online").textContent = online;
   });
   notifications.on("notice", ({ text, online }) => {
     appendItem("notices", "", text);

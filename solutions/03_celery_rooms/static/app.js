@@ -1,5 +1,6 @@
 // Lesson 03 front end: three namespaces over one connection, and a report built by a worker.
 import { Manager } from "/vendor/socket.io.esm.min.js";
+import { inspect } from "./inspector.js";
 
 const $ = (id) => document.getElementById(id);
 let chat = null;
@@ -99,6 +100,7 @@ function signIn(token) {
   chat = manager.socket("/chat", { auth: { token } });
   notifications = manager.socket("/notifications", { auth: { token } });
   reports = manager.socket("/reports", { auth: { token } });
+  [chat, notifications, reports].forEach(inspect); // the event inspector under the page
 
   manager.on("open", () => {
     $("transport").textContent = manager.engine.transport.name;
@@ -152,8 +154,11 @@ function signIn(token) {
     $("start-report").disabled = true;
   });
 
-  notifications.on("welcome", ({ user }) => {
+  notifications.on("welcome", ({ user, online }) => {
     $("user").textContent = user;
+    // The chat's count as this page connects: its own "joined" notice may have gone out
+    // before /notifications was connected, and then this is the only count it gets.
+    if (online !== undefined) $("online").textContent = online;
   });
   notifications.on("notice", ({ text, online }) => {
     appendItem("notices", "", text);

@@ -65,10 +65,17 @@ class BaseSocket(Namespace):
         # A token, or else the session cookie; ConnectionRefusedError: the client's connect_error.
         user = connecting_user(auth)
         self.save_session(request.sid, {"user": user})
-        db.session.add(Presence(sid=request.sid, user=user, namespace=self.namespace))
-        online = self.online_count()
-        db.session.commit()
-        self.joined(user, online)
+        try:
+            db.session.add(Presence(sid=request.sid, user=user, namespace=self.namespace))
+            online = self.online_count()
+            db.session.commit()
+            self.joined(user, online)
+        except Exception:
+            # Refused (the error handler turns any failure here into a refusal): python-socketio
+            # never runs on_disconnect for a refused connect, so nothing else would end the
+            # DB session this sid opened, and it would stay in the registry for good.
+            db.session.remove()  # then the refusal goes on to the client
+            raise
 
     def on_disconnect(self, reason=None):
         user = self.current_user()
@@ -89,9 +96,10 @@ class BaseSocket(Namespace):
         take(buckets, action, *current_app.config["RATE_LIMITS"][action])
         self.save_session(request.sid, session)
 
-    def online_count(self) -> int:
+    def online_count(self, namespace: str | None = None) -> int:
+        """How many users are on ``namespace`` (this one by default), on every instance."""
         users_here = select(func.count(distinct(Presence.user))).where(
-            Presence.namespace == self.namespace
+            Presence.namespace == (namespace or self.namespace)
         )
         return db.session.scalar(users_here)
 

@@ -2,9 +2,12 @@
 
 import os
 
+from extensions import db
 from flask import current_app, request
 
 from .base import BaseSocket
+
+CHAT = "/chat"  # whose count the welcome carries
 
 
 class NotificationsNamespace(BaseSocket):
@@ -17,5 +20,8 @@ class NotificationsNamespace(BaseSocket):
             "sid": request.sid,
             "served_by": served_by,  # which instance behind the load balancer
             "pid": os.getpid(),
+            # The page's "In the chat" from the start (its own joined notice may come too early).
+            "online": self.recent_online_count(CHAT),
         }
+        db.session.remove()  # the count opened a session: an idle client keeps none
         self.emit("welcome", welcome, room=request.sid)

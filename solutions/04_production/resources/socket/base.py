@@ -72,12 +72,19 @@ class BaseSocket(Namespace):
         # A token, or else the session cookie; ConnectionRefusedError: the client's connect_error.
         user = connecting_user(auth)
         self.save_session(request.sid, {"user": user})
-        row = {"sid": request.sid, "user": user, "namespace": self.namespace}
-        db.session.execute(RECORD_PRESENCE, row)  # a plain INSERT: no unit of work to flush
-        db.session.commit()
-        online = self.recent_online_count()
-        db.session.remove()  # an idle client keeps no DB session; its next event opens one
-        self.joined(user, online)
+        try:
+            row = {"sid": request.sid, "user": user, "namespace": self.namespace}
+            db.session.execute(RECORD_PRESENCE, row)  # a plain INSERT: no unit of work to flush
+            db.session.commit()
+            online = self.recent_online_count()
+            db.session.remove()  # an idle client keeps no DB session; its next event opens one
+            self.joined(user, online)
+        except Exception:
+            # Refused (the error handler turns any failure here into a refusal): python-socketio
+            # never runs on_disconnect for a refused connect, so nothing else would end the
+            # DB session this sid opened, and it would stay in the registry for good.
+            db.session.remove()  # then the refusal goes on to the client
+            raise
 
     def on_disconnect(self, reason=None):
         user = self.current_user()
@@ -101,17 +108,19 @@ class BaseSocket(Namespace):
         take(buckets, action, *current_app.config["RATE_LIMITS"][action])
         self.save_session(request.sid, session)
 
-    def online_count(self) -> int:
+    def online_count(self, namespace: str | None = None) -> int:
+        """How many users are on ``namespace`` (this one by default), on every instance."""
         users_here = select(func.count(distinct(Presence.user))).where(
-            Presence.namespace == self.namespace
+            Presence.namespace == (namespace or self.namespace)
         )
         return db.session.scalar(users_here)
 
-    def recent_online_count(self) -> int:
-        counted_at, count = recent_counts.get(self.namespace, (-float("inf"), 0))
+    def recent_online_count(self, namespace: str | None = None) -> int:
+        namespace = namespace or self.namespace
+        counted_at, count = recent_counts.get(namespace, (-float("inf"), 0))
         if time.monotonic() - counted_at > ONLINE_COUNT_MAX_AGE:
-            count = self.online_count()
-            recent_counts[self.namespace] = (time.monotonic(), count)
+            count = self.online_count(namespace)
+            recent_counts[namespace] = (time.monotonic(), count)
         return count
 
     # Hooks for the namespaces: what to announce when someone arrives or leaves.

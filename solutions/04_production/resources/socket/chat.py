@@ -1,6 +1,8 @@
 """The /chat namespace: messages stored in the database, with a history for late joiners."""
 
 from extensions import db
+from flask import current_app
+from hub import word_statistics
 from models import Message
 from sqlalchemy import select
 from validation import chat_text, history_limit
@@ -50,3 +52,11 @@ class ChatNamespace(BaseSocket):
         ### END SOLUTION
         db.session.commit()  # end the read transaction: the pooled connection goes back now
         return {"ok": True, "messages": messages}
+
+    def on_statistics(self, data=None):
+        """The most used words of the whole history: CPU work (hub.py, Exercise 4.6)."""
+        self.spend("statistics")  # CPU-heavy: a few per connection, like start_report
+        texts = list(db.session.scalars(select(Message.text)).all())
+        db.session.commit()  # the pooled connection goes back before the long part
+        seconds = current_app.config["STATISTICS_SECONDS"]
+        return {"ok": True, **word_statistics(texts, seconds)}
