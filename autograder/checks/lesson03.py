@@ -13,7 +13,7 @@ from ..browser import expect_text, page_sleep
 from ..client import Probe
 from ..context import CheckContext
 from ..failures import CheckFailed
-from ..queue_listener import Expected, wait_for_event
+from ..queue_listener import Expected, last_traceback, log_size, wait_for_event
 from ..stages import QueueStack
 from ..stages.common import (
     CHAT,
@@ -234,6 +234,7 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
     for text in ("one for the report", "two for the report"):
         chat.call("send_message", {"text": text}, namespace=CHAT)
     alice = reports_client(ctx, "alice")
+    worker, log_start = ctx.stack.worker, log_size(ctx.stack.worker)
     report_id = start_report(alice)["report_id"]
     sent = f"alice posts 2 chat messages, starts report {report_id}, then polls its status"
     report: dict = {}
@@ -243,14 +244,21 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
         report.update(status(ctx, report_id, "alice").json().get("report") or {})
         return report.get("state") in ("done", "failed")
 
-    poll_until(finished, REPORT_TIMEOUT, interval=0.2)
+    def worker_failed() -> bool:  # stop waiting: the task raised in the worker
+        return last_traceback(worker, log_start) is not None or ctx.stack.exited() is not None
+
+    poll_until(finished, REPORT_TIMEOUT, interval=0.2, give_up=worker_failed)
     result = report.get("result") or {}
     if report.get("state") != "done":
+        traceback = last_traceback(worker, log_start)
         raise CheckFailed(
-            f"the report did not finish within {REPORT_TIMEOUT:.0f} s",
+            "the report failed in the worker"
+            if traceback
+            else f"the report did not finish within {REPORT_TIMEOUT:.0f} s",
             sent=sent,
             expected='GET /api/reports/<id> reaches "state": "done" with a result',
-            received=f"{report}\nThe worker's last output:\n{worker_output(ctx)}",
+            received=f"{report}\nThe worker's "
+            + (f"traceback:\n{traceback}" if traceback else f"last output:\n{worker_output(ctx)}"),
         )
     built_by = result.get("built_by") or {}
     worker_pid, app_pid = ctx.stack.worker.pid, ctx.stack.app.pid

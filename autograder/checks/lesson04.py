@@ -7,6 +7,8 @@ reads the stage's gunicorn.conf.py), the stage's own nginx site file, `celery ..
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 import time
 import uuid
 
@@ -16,8 +18,10 @@ from .. import settings
 from ..browser import expect_text, page_sleep
 from ..client import Probe
 from ..context import CheckContext
-from ..failures import CheckFailed
+from ..failures import CheckFailed, StartError
 from ..harness import ManagedProcess, free_port
+from ..paths import SOCKETIO_CLIENT_DIST
+from ..production import start_nginx
 from ..readiness import ENGINEIO_HANDSHAKE, engineio_ready
 from ..stages import ProductionStack
 from ..stages.common import CHAT, NOTIFICATIONS, REPORTS
@@ -25,6 +29,7 @@ from ..stages.lesson04 import (
     REPORT_STEP_SECONDS,
     REPORT_STEPS,
     TOKENS,
+    origins_for,
     start_instance,
     start_workers_instance,
 )
@@ -36,7 +41,9 @@ CHECKS = CheckSet("04")
 Context = CheckContext[ProductionStack]
 
 REPORT_TIMEOUT = REPORT_STEPS * REPORT_STEP_SECONDS + 8
-SWARM_SIZE = 500  # clients held at once by one instance (bench/ goes to thousands)
+# Clients held at once by one instance: above gunicorn's default worker_connections (1000),
+# so an instance that keeps the default cannot pass (bench/ goes to thousands).
+SWARM_SIZE = 1100
 SWARM_CONNECT_TIMEOUT = 30.0
 BROADCAST_TIMEOUT = 10.0
 
@@ -224,6 +231,166 @@ def instances_behind_nginx_share_rooms(ctx: Context) -> None:
             expected=f"worker.pid == {worker_pid}",
             received=result,
         )
+
+
+ASYNC_MODE_LINE = re.compile(r"async_mode=(\w+)")
+
+
+def async_mode_logged(process: ManagedProcess) -> str | None:
+    """The async_mode the app logged when it was ready ("app ready: async_mode=...")."""
+    found = ASYNC_MODE_LINE.findall(process.log_tail(200))
+    return found[-1] if found else None
+
+
+@CHECKS.check(
+    "4.1",
+    "under gunicorn the app really runs on gevent (async_mode gevent)",
+    hint=(
+        'In factory.async_mode_for: return "gevent" when gevent has patched the socket module '
+        '(socket_is_patched()); a hard-coded "threading" runs greenlets as if they were '
+        "threads, and auto-detection depends on what is installed."
+    ),
+)
+def gunicorn_runs_the_app_on_gevent(ctx: Context) -> None:
+    sent = "gunicorn wsgi:app (the stage's gunicorn.conf.py) with LOG_LEVEL=INFO"
+    try:
+        _, process = start_instance(ctx.side_processes(), ctx.stack, "web-info", LOG_LEVEL="INFO")
+    except StartError as error:
+        raise CheckFailed(
+            "the app did not start under gunicorn",
+            sent=sent,
+            expected="it serves",
+            received=str(error),
+        ) from error
+    mode = poll_until(lambda: async_mode_logged(process), 3.0)
+    if mode != "gevent":
+        raise CheckFailed(
+            f"under gunicorn's gevent worker the app runs async_mode {mode or '(not logged)'}",
+            sent=sent,
+            expected='"app ready: async_mode=gevent" (gunicorn\'s gevent worker has patched '
+            "the socket module before the app was imported)",
+            received=process.log_tail(10),
+        )
+
+
+@CHECKS.check(
+    "4.1",
+    "python run_gevent.py serves websocket clients on gevent, through the Redis queue",
+    hint=(
+        "run_gevent.py must call monkey.patch_all() before anything else is imported, so that "
+        "async_mode_for() sees a patched socket module and the Redis queue works on gevent."
+    ),
+)
+def run_gevent_serves_on_gevent(ctx: Context) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **ctx.stack.env,
+        "CORS_ALLOWED_ORIGINS": ",".join(
+            [ctx.stack.env["CORS_ALLOWED_ORIGINS"], *origins_for(port)]
+        ),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "INFO",
+        "SOCKETIO_CLIENT_DIST": str(SOCKETIO_CLIENT_DIST),
+    }
+    process = ctx.side_processes().start(
+        "run-gevent", [sys.executable, "run_gevent.py"], ctx.stage_dir, env
+    )
+    sent = f"python run_gevent.py (PORT={port}, the production environment, LOG_LEVEL=INFO)"
+    outcome = wait_exit_or_ready(process, url)
+    if outcome != "ready":
+        raise CheckFailed(
+            "python run_gevent.py did not serve",
+            sent=sent,
+            expected=f"Engine.IO answers on {url}",
+            received=f"it {'exited' if outcome == 'exited' else 'hung'}. Its output:\n"
+            + process.log_tail(20),
+        )
+    mode = async_mode_logged(process)
+    if mode is not None and mode != "gevent":
+        raise CheckFailed(
+            f"run_gevent.py runs the app on {mode}, not gevent",
+            sent=sent,
+            expected='"app ready: async_mode=gevent": monkey.patch_all() before any other import',
+            received=process.log_tail(10),
+        )
+    text = f"from run_gevent.py {uuid.uuid4().hex[:6]}"
+    sent += f"; alice connects to it over websocket, bob to web1 (gunicorn); alice sends {text!r}"
+    try:
+        alice = client(ctx, "alice", url, [CHAT], "alice on run_gevent.py")
+        bob = client(ctx, "bob", ctx.stack.instances[0].url, [CHAT], "bob on web1")
+        alice.call("send_message", {"text": text}, namespace=CHAT)
+        bob.expect(
+            "message",
+            namespace=CHAT,
+            where=lambda data: isinstance(data, dict) and data.get("text") == text,
+            sent=sent,
+            expected="bob, on another server, receives it through Redis",
+        )
+    except CheckFailed as failure:
+        failure.sent = sent
+        failure.received = f"{failure.received}\nrun_gevent.py's output:\n{process.log_tail(12)}"
+        raise
+    except Exception as error:  # e.g. an empty Engine.IO open packet: the server broke
+        raise CheckFailed(
+            "a client could not talk to python run_gevent.py",
+            sent=sent,
+            expected="a websocket connection and the message through Redis",
+            received=f"{type(error).__name__}: {error}\nrun_gevent.py's output:\n"
+            + process.log_tail(12),
+        ) from error
+
+
+@CHECKS.check(
+    "4.1",
+    "behind the site's own nginx config (ip_hash on), long-polling clients keep their session",
+    hint=(
+        "In deploy/nginx/socketio.conf the upstream block needs ip_hash;: a long-polling session "
+        "is many requests, and each must reach the instance that opened it."
+    ),
+)
+def sticky_site_keeps_polling_sessions(ctx: Context) -> None:
+    upstreams = [instance.url for instance in ctx.stack.instances]
+    try:
+        url, _ = start_nginx(ctx.side_processes(), ctx.stage_dir, upstreams, True, "nginx-sticky")
+    except StartError as error:
+        raise CheckFailed(
+            "nginx did not start with the site file as written",
+            sent="nginx with deploy/nginx/socketio.conf (ip_hash as written), two instances",
+            expected="nginx serves",
+            received=str(error),
+        ) from error
+    sent = (
+        f"3 long-polling clients connect through nginx ({url}, the site as written, two instances)"
+    )
+    for attempt in range(3):
+        probe = ctx.client(
+            f"polling client {attempt + 1}",
+            url=url,
+            namespaces=[CHAT],
+            auth={"token": TOKENS["bob"]},
+            transports=["polling"],
+        )
+        try:
+            probe.connect()
+            text = f"polling {attempt} {uuid.uuid4().hex[:6]}"
+            probe.call("send_message", {"text": text}, namespace=CHAT)
+            probe.expect(
+                "message",
+                namespace=CHAT,
+                where=lambda data, text=text: isinstance(data, dict) and data.get("text") == text,
+                sent=sent,
+                expected="its own message back",
+            )
+        except CheckFailed as failure:
+            raise CheckFailed(
+                "a long-polling client lost its session behind nginx: no sticky sessions",
+                sent=sent,
+                expected="every request of one polling session reaches one instance (ip_hash in "
+                "the upstream block of deploy/nginx/socketio.conf)",
+                received=f"{failure.summary}: {failure.received}",
+            ) from failure
 
 
 # -- 4.2 startup refusals ----------------------------------------------------------------
