@@ -73,7 +73,12 @@ def try_case(number: str, patch: Path) -> dict:
     verdict = "KILLED" if killed and not errors else "MISSED"
     if errors:
         verdict += f" (ERROR in {errors})"
-    failed = [r["check"] for r in results if r["status"] == "FAIL"]
+    failed = [
+        f"{r['check']}: {r['summary']}"
+        + ("" if r["check"] == fields["check"] else f" {r['received']}"[:300])
+        for r in results
+        if r["status"] == "FAIL"
+    ]
     return {
         "case": patch.name,
         "verdict": verdict,

@@ -11,6 +11,7 @@ import re
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import requests
 
@@ -22,9 +23,10 @@ from ..failures import CheckFailed, StartError
 from ..harness import ManagedProcess, free_port
 from ..paths import SOCKETIO_CLIENT_DIST
 from ..production import start_nginx
+from ..queue_listener import Expected, wait_for_event
 from ..readiness import ENGINEIO_HANDSHAKE, engineio_ready
 from ..stages import ProductionStack
-from ..stages.common import CHAT, NOTIFICATIONS, REPORTS
+from ..stages.common import CHAT, NOTIFICATIONS, REPORTS, private_database
 from ..stages.lesson04 import (
     REPORT_STEP_SECONDS,
     REPORT_STEPS,
@@ -204,6 +206,7 @@ def instances_behind_nginx_share_rooms(ctx: Context) -> None:
         sent=f"{first.name} (one instance) sends {text!r}",
         expected=f"{second.name} on the other instance receives it (through Redis)",
     )
+    since = ctx.stack.listener.mark() if ctx.stack.listener is not None else None
     ack = first.call("start_report", {"title": "across instances"}, namespace=REPORTS)
     report = ack.get("report") if isinstance(ack, dict) else None
     if not isinstance(report, dict):
@@ -215,13 +218,17 @@ def instances_behind_nginx_share_rooms(ctx: Context) -> None:
     watched = second.call("watch", {"report_id": report_id}, namespace=REPORTS)
     if not isinstance(watched, dict) or watched.get("ok") is not True:
         raise CheckFailed("watch was refused", sent=sent, expected="{'ok': True}", received=watched)
-    result = second.expect(
-        "result",
-        namespace=REPORTS,
-        where=lambda data: isinstance(data, dict) and data.get("report_id") == report_id,
-        timeout=REPORT_TIMEOUT,
+    of_report = lambda data: isinstance(data, dict) and data.get("report_id") == report_id  # noqa: E731
+    result = wait_for_event(
+        second,
+        Expected("result", REPORTS, f"report:alice:{report_id}", of_report),
+        ctx.stack.listener,
+        REPORT_TIMEOUT,
         sent=sent,
-        expected="the worker's progress events, then the result",
+        expectation="the worker's progress events, then the result",
+        worker=ctx.stack.worker,
+        processes=ctx.stack.exited,
+        since=since,
     )
     worker_pid = ctx.stack.worker.pid
     if (result.get("worker") or {}).get("pid") != worker_pid:
@@ -518,6 +525,35 @@ def healthz_reports_database_and_redis(ctx: Context) -> None:
             "/healthz does not report the missing Redis",
             sent=sent,
             expected='HTTP 503 with "status": "unavailable", "redis": false',
+            received=f"HTTP {code}: {body}",
+        )
+
+
+BROKEN_DATABASE = b"this is no longer a database " * 256
+
+
+@CHECKS.check(
+    "4.3",
+    "/healthz says 503 naming the database when the database does not answer",
+    hint=(
+        'In routes.healthz: "database": database_answers(), and the status 503 unless every '
+        "check answered; never a fixed True."
+    ),
+)
+def healthz_reports_the_database_down(ctx: Context) -> None:
+    scope = ctx.side_processes()
+    database_url = private_database(scope, "04")
+    url, _ = start_instance(scope, ctx.stack, "web-own-database", DATABASE_URL=database_url)
+    database = Path(database_url.removeprefix("sqlite:///"))
+    with open(database, "r+b") as broken:  # the same file, so open connections see it too
+        broken.write(BROKEN_DATABASE)
+    sent = f"GET {url}/healthz after its SQLite database ({database.name}) was overwritten"
+    code, body = get_health(url, sent)
+    if code != 503 or body.get("database") is not False or body.get("status") == "ok":
+        raise CheckFailed(
+            "/healthz does not report the broken database",
+            sent=sent,
+            expected='HTTP 503 with "status": "unavailable", "database": false',
             received=f"HTTP {code}: {body}",
         )
 

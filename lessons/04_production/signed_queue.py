@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 
+import redis
 import socketio
 
 CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel
@@ -36,7 +37,10 @@ class SignedRedisManager(socketio.RedisManager):
         # once: the first publish and the listener would each make one, and when the first is
         # dropped it closes its pool, the listener's subscription with it ("Cannot receive
         # from redis ... I/O operation on closed file", a second of lost events).
-        self._redis_connect()
+        try:
+            self._redis_connect()
+        except redis.RedisError as error:  # Redis is down: start anyway, /healthz says so
+            log.warning("the message queue's Redis does not answer yet: %s", error)
 
     def signature(self, body: str) -> str:
         return hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()
