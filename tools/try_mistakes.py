@@ -86,6 +86,7 @@ def try_case(number: str, patch: Path) -> dict:
         "failed": failed,
         "why": shown[:600] if not killed else shown[:200],
         "setup_error": report.get("setup_error"),
+        "seconds": {r["check"]: r["seconds"] for r in results},
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 import uuid
 
@@ -582,6 +584,112 @@ def page_shows_progress_and_result(ctx: Context) -> None:
             sent=sent,
             expected=f"#report-result describes the result, built by worker pid {worker_pid}",
             received=f"#report-result reads {shown!r}",
+        )
+
+
+# The page's periodic fallback (a watch when a running report has been silent for a while) is
+# switched off in this check: after a reconnect the page must ask for the state at once.
+NO_PERIODIC_FALLBACK = """
+const everyMs = window.setInterval;
+window.setInterval = (callback, ms, ...rest) => (ms >= 500 ? 0 : everyMs(callback, ms, ...rest));
+"""
+RESYNC_WITHIN = 3.0  # seconds from the reconnect to the result on the page
+
+
+@CHECKS.check(
+    "3.5",
+    "after the connection drops mid-report, the page shows the result as soon as it reconnects",
+    browser=True,
+    hint='In static/app.js: reports.on("connect", watchReport): on every connect, the first and '
+    "each reconnect, ask for the report's state; events sent while the page was away are gone.",
+    time_scale=1.5,
+)
+def page_resyncs_after_a_reconnect(ctx: Context) -> None:
+    listener = ctx.stack.listener
+    since = queue_mark(ctx) or 0
+    cut_off = {"now": False}
+    sockets: list = []
+
+    def route_websocket(ws) -> None:
+        if cut_off["now"]:
+            ws.close()
+            return
+        sockets.append((ws, ws.connect_to_server()))
+
+    page = ctx.browser().new_page()
+    page.add_init_script(NO_PERIODIC_FALLBACK)
+    page.route_web_socket(re.compile(r"/socket\.io/"), route_websocket)
+    page.route(
+        re.compile(r"/socket\.io/"),
+        lambda route: route.abort() if cut_off["now"] else route.continue_(),
+    )
+    page.goto(ctx.url + "/")
+    page.fill("#token", TOKENS["carol"])
+    page.click("#login-form button")
+    expect_text(page, "#status", "connected", sent="sign in as carol")
+    page.click("#start-report")
+    sent = 'sign in as carol, click "Build a report"'
+    moving = poll_until(
+        lambda: page.eval_on_selector("#report-progress", "bar => bar.value") >= 20,
+        REPORT_TIMEOUT,
+        interval=0.05,
+        sleep=page_sleep(page),
+    )
+    if not moving:
+        raise CheckFailed(
+            "the progress bar never reached 20 %",
+            sent=sent,
+            expected="#report-progress's value to follow the report's progress events",
+            received=f"value {page.eval_on_selector('#report-progress', 'bar => bar.value')!r}",
+        )
+    cut_off["now"] = True
+    for ws, server in sockets:
+        with contextlib.suppress(Exception):
+            ws.close()
+            server.close()
+    sent += (
+        "; at 20 % or more the grader cuts the page's connection and keeps it out until the "
+        "worker has published the result, then lets it reconnect (the page's periodic watch is "
+        "switched off)"
+    )
+    poll_until(
+        lambda: any(
+            m.event == "result" and str(m.room).startswith("report:carol:")
+            for m in listener.emits(since)
+        ),
+        REPORT_TIMEOUT,
+        interval=0.1,
+        sleep=page_sleep(page),
+    )
+    poll_until(lambda: page.text_content("#status") != "connected", 5, 0.05, page_sleep(page))
+    cut_off["now"] = False
+    reconnected = poll_until(
+        lambda: page.text_content("#status") == "connected",
+        settings.BROWSER_TIMEOUT,
+        interval=0.05,
+        sleep=page_sleep(page),
+    )
+    if not reconnected:
+        raise CheckFailed(
+            "the page did not reconnect after its connection dropped",
+            sent=sent,
+            expected='#status reads "connected" again (socket.io reconnects by itself)',
+            received=f"#status reads {page.text_content('#status')!r}",
+        )
+    done = poll_until(
+        lambda: page.text_content("#report-state") == "done",
+        RESYNC_WITHIN,
+        interval=0.05,
+        sleep=page_sleep(page),
+    )
+    if not done:
+        raise CheckFailed(
+            "the page did not ask for the report's state when it reconnected",
+            sent=sent,
+            expected=f'#report-state "done" within {RESYNC_WITHIN:.0f} s of the reconnect: the '
+            "result was published while the page was away, so only a watch on connect brings it",
+            received=f"#report-state reads {page.text_content('#report-state')!r}, "
+            f"#report-percent {page.text_content('#report-percent')!r}",
         )
 
 
