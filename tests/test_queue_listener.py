@@ -174,3 +174,14 @@ def test_last_traceback_quotes_what_the_worker_printed_after_a_point(tmp_path):
         )
     found = last_traceback(Process, after=len(old))
     assert "raised unexpected" in found and "application context" in found
+
+
+def test_on_a_signed_queue_an_unsigned_emit_is_named(redis_url):
+    with QueueListener(redis_url, signed=True) as listener:
+        publisher(redis_url).emit("result", {"report_id": "r8"}, to="room-8", namespace="/reports")
+        wait_for_messages(listener, 1)
+        settled()
+        reason, explanation = where_it_went(
+            listener, Expected("result", "/reports", "room-8", of_report("r8")), 0
+        )
+    assert "without the app's signature" in reason and "SignedRedisManager" in explanation

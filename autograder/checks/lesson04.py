@@ -206,14 +206,19 @@ def instances_behind_nginx_share_rooms(ctx: Context) -> None:
     namespaces = [CHAT, NOTIFICATIONS, REPORTS]
     sent = f"alice connects twice through nginx ({nginx}), websocket only"
     seen: dict[str, Probe] = {}
-    for attempt in range(4):  # nginx takes turns: two connects land on two instances
+    failures: list[CheckFailed] = []
+    for attempt in range(6):  # nginx takes turns: two connects land on two instances
         try:
             probe = client(ctx, "alice", nginx, namespaces, f"alice's client {attempt + 1}")
-        except CheckFailed as failure:
+        except CheckFailed as failure:  # once may be a busy machine; every time is not
+            failures.append(failure)
+            if len(failures) < 3:
+                continue
             failure.sent = sent
             failure.received = (
-                f"{failure.received}\nnginx passes the upgrade on only if the instance "
-                f"speaks websocket.\nweb1's last output:\n{instance_log(ctx)}"
+                f"{failure.received} ({len(failures)} of {attempt + 1} connects failed)\n"
+                "nginx passes the upgrade on only if the instance speaks websocket.\n"
+                f"web1's last output:\n{instance_log(ctx)}\nweb2's:\n{instance_log(ctx, 1)}"
             )
             raise
         welcome = served_by(probe, sent)
@@ -225,7 +230,8 @@ def instances_behind_nginx_share_rooms(ctx: Context) -> None:
             "all clients landed on one instance",
             sent=sent,
             expected="clients on both instances (the welcome's pid differs)",
-            received=f"pids {sorted(seen)}",
+            received=f"pids {sorted(seen)}"
+            + (f"; {len(failures)} connects failed: {failures[0].received}" if failures else ""),
         )
     first, second = seen.values()
     text = f"across instances {uuid.uuid4().hex[:6]}"

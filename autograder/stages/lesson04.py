@@ -88,7 +88,8 @@ def start(scope: Scope, stage_dir: Path) -> ProductionStack:
     }
     stack = start_with(scope, stage_dir, redis, sticky=False, extra_env=timing)
     channel = stack.env.get("SOCKETIO_CHANNEL", DEFAULT_CHANNEL)
-    stack.listener = QueueListener(redis.url, channel).start()  # where an event was lost
+    # where an event was lost; the instances drop a message without the app's signature
+    stack.listener = QueueListener(redis.url, channel, signed=True).start()
     return stack
 
 
