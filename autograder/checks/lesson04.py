@@ -294,6 +294,7 @@ def async_mode_logged(process: ManagedProcess) -> str | None:
         '(socket_is_patched()); a hard-coded "threading" runs greenlets as if they were '
         "threads, and auto-detection depends on what is installed."
     ),
+    time_scale=2.0,  # it starts a server of its own
 )
 def gunicorn_runs_the_app_on_gevent(ctx: Context) -> None:
     sent = "gunicorn wsgi:app (the stage's gunicorn.conf.py) with LOG_LEVEL=INFO"
@@ -324,6 +325,7 @@ def gunicorn_runs_the_app_on_gevent(ctx: Context) -> None:
         "run_gevent.py must call monkey.patch_all() before anything else is imported, so that "
         "async_mode_for() sees a patched socket module and the Redis queue works on gevent."
     ),
+    time_scale=2.0,  # it starts a server of its own
 )
 def run_gevent_serves_on_gevent(ctx: Context) -> None:
     port = free_port()
