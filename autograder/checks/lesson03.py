@@ -15,7 +15,7 @@ from ..browser import expect_text, page_sleep
 from ..client import Probe
 from ..context import CheckContext
 from ..failures import CheckFailed
-from ..queue_listener import Expected, last_traceback, log_size, wait_for_event
+from ..queue_listener import IN_FLIGHT, Expected, last_traceback, log_size, wait_for_event
 from ..stages import QueueStack
 from ..stages.common import (
     CHAT,
@@ -529,6 +529,24 @@ def a_second_server_delivers_the_room(ctx: Context) -> None:
         )
 
 
+def result_long_published(ctx: Context, user: str, since: int | None):
+    """For a page's wait: has the worker published the result of ``user``'s report a while ago
+    (so whatever the page waits for will not come)?"""
+    listener = ctx.stack.listener
+    if listener is None:
+        return lambda: False
+    room_of_user = f"report:{user}:"
+
+    def published() -> bool:
+        settled = time.monotonic() - IN_FLIGHT
+        return any(
+            m.event == "result" and str(m.room).startswith(room_of_user) and m.at <= settled
+            for m in listener.emits(since or 0)
+        )
+
+    return published
+
+
 # -- 3.5 the browser ----------------------------------------------------------------------
 @CHECKS.check(
     "3.5",
@@ -544,6 +562,7 @@ def page_shows_progress_and_result(ctx: Context) -> None:
     page.fill("#token", TOKENS["carol"])
     page.click("#login-form button")
     expect_text(page, "#status", "connected", sent="sign in as carol")
+    since = queue_mark(ctx)
     page.click("#start-report")
     sent = 'sign in as carol and click "Build a report"'
     values: list = []
@@ -555,7 +574,8 @@ def page_shows_progress_and_result(ctx: Context) -> None:
         return value == 100
 
     timeout = REPORT_TIMEOUT + settings.BROWSER_TIMEOUT
-    poll_until(reached_100, timeout, interval=0.05, sleep=page_sleep(page))
+    gone = result_long_published(ctx, "carol", since)
+    poll_until(reached_100, timeout, interval=0.05, sleep=page_sleep(page), give_up=gone)
     if not values or values[-1] != 100 or len(set(values)) < 3:
         error = page.text_content("#error") or ""
         if values and values[-1] == 100:
@@ -567,6 +587,12 @@ def page_shows_progress_and_result(ctx: Context) -> None:
         else:
             summary = "the progress bar did not reach 100 %"
             look = ""
+        listener = ctx.stack.listener
+        if listener is not None and listener.subscribers() == 0:
+            look += (
+                "; no web server listens on the message queue, so the worker's events reach "
+                "nobody: socketio.init_app(app, message_queue=REDIS_URL)"
+            )
         raise CheckFailed(
             summary,
             sent=sent,
@@ -634,6 +660,7 @@ def page_resyncs_after_a_reconnect(ctx: Context) -> None:
         REPORT_TIMEOUT,
         interval=0.05,
         sleep=page_sleep(page),
+        give_up=result_long_published(ctx, "carol", since),
     )
     if not moving:
         raise CheckFailed(
