@@ -432,13 +432,18 @@ def sticky_site_keeps_polling_sessions(ctx: Context) -> None:
                 sent=sent,
                 expected="its own message back",
             )
-        except CheckFailed as failure:
+        except Exception as failure:  # CheckFailed, or the client choking on an error reply
+            what = (
+                f"{failure.summary}: {failure.received}"
+                if isinstance(failure, CheckFailed)
+                else f"{type(failure).__name__}: {failure}"
+            )
             raise CheckFailed(
                 "a long-polling client lost its session behind nginx: no sticky sessions",
                 sent=sent,
                 expected="every request of one polling session reaches one instance (ip_hash in "
                 "the upstream block of deploy/nginx/socketio.conf)",
-                received=f"{failure.summary}: {failure.received}",
+                received=what,
             ) from failure
         if not poll_until(lambda probe=probe: probe.sio.transport() == "websocket", 5.0):
             raise CheckFailed(
