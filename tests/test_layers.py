@@ -35,6 +35,7 @@ FLOORS = {
         "hints",
         "student_tests",
         "other_origin",
+        "queue_listener",
     },
     4: {"stages", "stages.common", "stages.devserver"},
     5: {"stages.lesson01", "stages.lesson02", "stages.lesson03", "stages.lesson04"},

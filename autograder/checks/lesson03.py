@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 import uuid
 
@@ -13,6 +15,7 @@ from ..browser import expect_text, page_sleep
 from ..client import Probe
 from ..context import CheckContext
 from ..failures import CheckFailed
+from ..queue_listener import IN_FLIGHT, Expected, last_traceback, log_size, wait_for_event
 from ..stages import QueueStack
 from ..stages.common import (
     CHAT,
@@ -75,23 +78,85 @@ def of_report(report_id: str):
     return lambda data: isinstance(data, dict) and data.get("report_id") == report_id
 
 
-def wait_for_result(probe: Probe, report_id: str, sent: str) -> tuple[list, dict]:
+def report_room(user: str, report_id: str) -> str:
+    """The room of a report (models.Report.room, which is not an exercise)."""
+    return f"report:{user}:{report_id}"
+
+
+def report_ended(ctx: Context, report_id: str, user: str):
+    """For wait_for_event: has the report ended in the database? A failed report fails the
+    check at once, with the error it stored and the worker's traceback."""
+    last = [0.0]
+
+    def ended() -> bool:
+        if time.monotonic() - last[0] < 0.4:
+            return False
+        last[0] = time.monotonic()
+        report = status(ctx, report_id, user).json().get("report") or {}
+        if report.get("state") == "failed":
+            raise CheckFailed(
+                f"report {report_id} failed in the worker",
+                expected='the report reaches "state": "done"',
+                received=f"{report}\nThe worker's last output:\n{worker_output(ctx)}",
+            )
+        return report.get("state") == "done"
+
+    return ended
+
+
+def wait_for_report_event(
+    ctx: Context,
+    probe: Probe,
+    report_id: str,
+    sent: str,
+    event: str = "result",
+    where=None,
+    user: str = "alice",
+    since: int | None = None,
+    expected: str | None = None,
+    timeout: float | None = None,
+):
+    """The report's ``event`` at ``probe``, or a failure saying where it was lost (the
+    message queue listener): never published, published elsewhere, or not delivered."""
+    about = of_report(report_id)
+    stack = ctx.stack
+    return wait_for_event(
+        probe,
+        Expected(
+            event,
+            REPORTS,
+            report_room(user, report_id),
+            lambda d: about(d) and (where is None or where(d)),
+        ),
+        stack.listener,
+        timeout or REPORT_TIMEOUT,
+        sent=sent,
+        expectation=expected or f'"progress" events for report {report_id}, then its "{event}"',
+        worker=stack.worker,
+        processes=stack.exited,
+        finished=report_ended(ctx, report_id, user) if event == "result" else None,
+        since=since,
+    )
+
+
+def wait_for_result(
+    ctx: Context, probe: Probe, report_id: str, sent: str, user: str = "alice", since=None
+) -> tuple[list, dict]:
     """Every /reports event of the report up to its "result": (progress payloads, result)."""
     already = len(probe.seen)
-    result = probe.expect(
-        "result",
-        namespace=REPORTS,
-        where=of_report(report_id),
-        timeout=REPORT_TIMEOUT,
-        sent=sent,
-        expected=f'"progress" events for report {report_id}, then its "result"',
-    )
+    result = wait_for_report_event(ctx, probe, report_id, sent, user=user, since=since)
     progress = [
         data
         for event, namespace, data in probe.seen[already:]
         if event == "progress" and namespace == REPORTS and of_report(report_id)(data)
     ]
     return progress, result
+
+
+def queue_mark(ctx: Context) -> int | None:
+    """A bookmark in what the queue carried, taken before a check starts reports."""
+    listener = ctx.stack.listener
+    return listener.mark() if listener is not None else None
 
 
 def status(ctx: Context, report_id: str, user: str, url: str | None = None) -> requests.Response:
@@ -171,6 +236,7 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
     for text in ("one for the report", "two for the report"):
         chat.call("send_message", {"text": text}, namespace=CHAT)
     alice = reports_client(ctx, "alice")
+    worker, log_start = ctx.stack.worker, log_size(ctx.stack.worker)
     report_id = start_report(alice)["report_id"]
     sent = f"alice posts 2 chat messages, starts report {report_id}, then polls its status"
     report: dict = {}
@@ -180,14 +246,21 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
         report.update(status(ctx, report_id, "alice").json().get("report") or {})
         return report.get("state") in ("done", "failed")
 
-    poll_until(finished, REPORT_TIMEOUT, interval=0.2)
+    def worker_failed() -> bool:  # stop waiting: the task raised in the worker
+        return last_traceback(worker, log_start) is not None or ctx.stack.exited() is not None
+
+    poll_until(finished, REPORT_TIMEOUT, interval=0.2, give_up=worker_failed)
     result = report.get("result") or {}
     if report.get("state") != "done":
+        traceback = last_traceback(worker, log_start)
         raise CheckFailed(
-            f"the report did not finish within {REPORT_TIMEOUT:.0f} s",
+            "the report failed in the worker"
+            if traceback
+            else f"the report did not finish within {REPORT_TIMEOUT:.0f} s",
             sent=sent,
             expected='GET /api/reports/<id> reaches "state": "done" with a result',
-            received=f"{report}\nThe worker's last output:\n{worker_output(ctx)}",
+            received=f"{report}\nThe worker's "
+            + (f"traceback:\n{traceback}" if traceback else f"last output:\n{worker_output(ctx)}"),
         )
     built_by = result.get("built_by") or {}
     worker_pid, app_pid = ctx.stack.worker.pid, ctx.stack.app.pid
@@ -217,18 +290,13 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
 def progress_reaches_only_its_room(ctx: Context) -> None:
     alice = reports_client(ctx, "alice")
     bob = reports_client(ctx, "bob")
+    since = queue_mark(ctx)
     alice_id = start_report(alice)["report_id"]
     bob_id = start_report(bob)["report_id"]
     sent = f"alice starts report {alice_id}, bob starts report {bob_id}, at the same time"
     worker_pid, app_pid = ctx.stack.worker.pid, ctx.stack.app.pid
     for probe, report_id, other in ((alice, alice_id, bob_id), (bob, bob_id, alice_id)):
-        try:
-            progress, result = wait_for_result(probe, report_id, sent)
-        except CheckFailed as failure:
-            failure.received = f"{failure.received}\nThe worker's last output:\n" + worker_output(
-                ctx
-            )
-            raise
+        progress, result = wait_for_result(ctx, probe, report_id, sent, probe.name, since)
         percents = [data.get("percent") for data in progress]
         if percents != PERCENTS:
             raise CheckFailed(
@@ -299,8 +367,8 @@ def watching_another_users_report_is_refused(ctx: Context) -> None:
             expected='{"ok": True, "report": {"report_id": ..., "state": ..., "percent": ...}}',
             received=ack,
         )
-    wait_for_result(phone, report_id, sent)
-    wait_for_result(alice, report_id, "alice started the report")
+    wait_for_result(ctx, phone, report_id, sent)
+    wait_for_result(ctx, alice, report_id, "alice started the report")
     bob.drain(0.2)
     leaked = events_of(bob, report_id)
     if leaked:
@@ -314,6 +382,81 @@ def watching_another_users_report_is_refused(ctx: Context) -> None:
 
 @CHECKS.check(
     "3.4",
+    "a refusal does not reveal whether a report exists",
+    hint="In on_watch, refuse a report that does not exist and someone else's report with the "
+    "same BadPayload message: a different answer tells bob which report ids are real.",
+)
+def refusal_does_not_reveal_a_report(ctx: Context) -> None:
+    alice = reports_client(ctx, "alice")
+    bob = reports_client(ctx, "bob")
+    report_id = start_report(alice)["report_id"]
+    missing = str(uuid.uuid4())
+    answers = {
+        "alice's report": bob.call("watch", {"report_id": report_id}, namespace=REPORTS),
+        "a report that does not exist": bob.call(
+            "watch", {"report_id": missing}, namespace=REPORTS
+        ),
+    }
+    sent = f'bob emits "watch" with alice\'s report id {report_id}, then with {missing}'
+    for what, ack in answers.items():
+        if not isinstance(ack, dict) or ack.get("ok") is not False or not_implemented(ack):
+            raise CheckFailed(
+                f"bob was not refused when he asked to watch {what}",
+                sent=sent,
+                expected='{"ok": False, "error": "..."} for both',
+                received=answers,
+            )
+    if len({str(ack.get("error")) for ack in answers.values()}) != 1:
+        raise CheckFailed(
+            "the refusal reveals that alice's report exists",
+            sent=sent,
+            expected="the same refusal for both: a missing report and someone else's report "
+            "must look alike, or bob learns which report ids are real",
+            received=answers,
+        )
+
+
+@CHECKS.check(
+    "3.4",
+    "one connection that starts two reports and watches the first again gets both results, once",
+    hint="A client may be in several report rooms at once: on_watch and on_start_report only "
+    "join_room; they never leave the other rooms, and joining a room twice changes nothing.",
+)
+def one_connection_follows_several_reports(ctx: Context) -> None:
+    alice = reports_client(ctx, "alice")
+    since = queue_mark(ctx)
+    first = start_report(alice, "first of two")["report_id"]
+    second = start_report(alice, "second of two")["report_id"]
+    sent = (
+        f"on one connection alice starts report {first}, then report {second}, then emits "
+        f'"watch" with {{"report_id": "{first}"}}'
+    )
+    ack = alice.call("watch", {"report_id": first}, namespace=REPORTS)
+    if not isinstance(ack, dict) or ack.get("ok") is not True:
+        raise CheckFailed(
+            "alice could not watch a report she started on this connection",
+            sent=sent,
+            expected='{"ok": True, "report": {...}}',
+            received=ack,
+        )
+    for report_id in (first, second):
+        wait_for_result(ctx, alice, report_id, sent, since=since)
+    alice.drain(0.3)
+    counts = {
+        report_id: sum(1 for event, _ in events_of(alice, report_id) if event == "result")
+        for report_id in (first, second)
+    }
+    if any(count != 1 for count in counts.values()):
+        raise CheckFailed(
+            "a report's result arrived more than once on one connection",
+            sent=sent,
+            expected='one "result" per report',
+            received=f'"result" events per report: {counts}',
+        )
+
+
+@CHECKS.check(
+    "3.4",
     "a client that reconnects mid-report gets the current state, then the result",
     hint="on_watch joins the room first, then reads the report (db.session.refresh) and "
     "returns report.to_dict(): the state now, not the one the client last saw.",
@@ -322,12 +465,13 @@ def a_reconnecting_client_resyncs(ctx: Context) -> None:
     first = reports_client(ctx, "alice", name="alice before the reconnect")
     report_id = start_report(first)["report_id"]
     sent = f"alice starts report {report_id}"
-    seen = first.expect(
+    seen = wait_for_report_event(
+        ctx,
+        first,
+        report_id,
+        sent,
         "progress",
-        namespace=REPORTS,
-        where=lambda d: of_report(report_id)(d) and d.get("percent", 0) >= 20,
-        timeout=REPORT_TIMEOUT,
-        sent=sent,
+        where=lambda d: d.get("percent", 0) >= 20,
         expected='a "progress" event of at least 20 %',
     )
     first.disconnect()
@@ -352,7 +496,7 @@ def a_reconnecting_client_resyncs(ctx: Context) -> None:
             received=ack,
         )
     if state.get("state") != "done":
-        wait_for_result(again, report_id, sent)
+        wait_for_result(ctx, again, report_id, sent)
 
 
 @CHECKS.check(
@@ -375,7 +519,7 @@ def a_second_server_delivers_the_room(ctx: Context) -> None:
             expected='{"ok": True, "report": {...}} (both servers share the database)',
             received=ack,
         )
-    progress, result = wait_for_result(other, report_id, sent)
+    progress, result = wait_for_result(ctx, other, report_id, sent)
     if not progress or result.get("state") != "done":
         raise CheckFailed(
             "server B did not deliver the worker's events",
@@ -383,6 +527,24 @@ def a_second_server_delivers_the_room(ctx: Context) -> None:
             expected='"progress" events and a "result" on server B',
             received=f"{len(progress)} progress events, result {result}",
         )
+
+
+def result_long_published(ctx: Context, user: str, since: int | None):
+    """For a page's wait: has the worker published the result of ``user``'s report a while ago
+    (so whatever the page waits for will not come)?"""
+    listener = ctx.stack.listener
+    if listener is None:
+        return lambda: False
+    room_of_user = f"report:{user}:"
+
+    def published() -> bool:
+        settled = time.monotonic() - IN_FLIGHT
+        return any(
+            m.event == "result" and str(m.room).startswith(room_of_user) and m.at <= settled
+            for m in listener.emits(since or 0)
+        )
+
+    return published
 
 
 # -- 3.5 the browser ----------------------------------------------------------------------
@@ -400,6 +562,7 @@ def page_shows_progress_and_result(ctx: Context) -> None:
     page.fill("#token", TOKENS["carol"])
     page.click("#login-form button")
     expect_text(page, "#status", "connected", sent="sign in as carol")
+    since = queue_mark(ctx)
     page.click("#start-report")
     sent = 'sign in as carol and click "Build a report"'
     values: list = []
@@ -411,14 +574,30 @@ def page_shows_progress_and_result(ctx: Context) -> None:
         return value == 100
 
     timeout = REPORT_TIMEOUT + settings.BROWSER_TIMEOUT
-    poll_until(reached_100, timeout, interval=0.05, sleep=page_sleep(page))
+    gone = result_long_published(ctx, "carol", since)
+    poll_until(reached_100, timeout, interval=0.05, sleep=page_sleep(page), give_up=gone)
     if not values or values[-1] != 100 or len(set(values)) < 3:
         error = page.text_content("#error") or ""
+        if values and values[-1] == 100:
+            summary = "the progress bar jumped to 100 % with no step in between"
+            look = (
+                '; it only changed when the result came: does every "progress" event set '
+                '#report-progress\'s value (reports.on("progress", ...))?'
+            )
+        else:
+            summary = "the progress bar did not reach 100 %"
+            look = ""
+        listener = ctx.stack.listener
+        if listener is not None and listener.subscribers() == 0:
+            look += (
+                "; no web server listens on the message queue, so the worker's events reach "
+                "nobody: socketio.init_app(app, message_queue=REDIS_URL)"
+            )
         raise CheckFailed(
-            "the progress bar did not move up to 100 %",
+            summary,
             sent=sent,
-            expected="#report-progress's value to rise step by step to 100",
-            received=f"values seen: {values[-12:]}"
+            expected=f"#report-progress's value to rise step by step to 100 ({PERCENTS})",
+            received=f"values seen: {values[-12:]}{look}"
             + (f"; #error reads {error!r}" if error else ""),
         )
     expect_text(page, "#report-state", "done", sent=sent)
@@ -431,6 +610,113 @@ def page_shows_progress_and_result(ctx: Context) -> None:
             sent=sent,
             expected=f"#report-result describes the result, built by worker pid {worker_pid}",
             received=f"#report-result reads {shown!r}",
+        )
+
+
+# The page's periodic fallback (a watch when a running report has been silent for a while) is
+# switched off in this check: after a reconnect the page must ask for the state at once.
+NO_PERIODIC_FALLBACK = """
+const everyMs = window.setInterval;
+window.setInterval = (callback, ms, ...rest) => (ms >= 500 ? 0 : everyMs(callback, ms, ...rest));
+"""
+RESYNC_WITHIN = 3.0  # seconds from the reconnect to the result on the page
+
+
+@CHECKS.check(
+    "3.5",
+    "after the connection drops mid-report, the page shows the result as soon as it reconnects",
+    browser=True,
+    hint='In static/app.js: reports.on("connect", watchReport): on every connect, the first and '
+    "each reconnect, ask for the report's state; events sent while the page was away are gone.",
+    time_scale=1.5,
+)
+def page_resyncs_after_a_reconnect(ctx: Context) -> None:
+    listener = ctx.stack.listener
+    since = queue_mark(ctx) or 0
+    cut_off = {"now": False}
+    sockets: list = []
+
+    def route_websocket(ws) -> None:
+        if cut_off["now"]:
+            ws.close()
+            return
+        sockets.append((ws, ws.connect_to_server()))
+
+    page = ctx.browser().new_page()
+    page.add_init_script(NO_PERIODIC_FALLBACK)
+    page.route_web_socket(re.compile(r"/socket\.io/"), route_websocket)
+    page.route(
+        re.compile(r"/socket\.io/"),
+        lambda route: route.abort() if cut_off["now"] else route.continue_(),
+    )
+    page.goto(ctx.url + "/")
+    page.fill("#token", TOKENS["carol"])
+    page.click("#login-form button")
+    expect_text(page, "#status", "connected", sent="sign in as carol")
+    page.click("#start-report")
+    sent = 'sign in as carol, click "Build a report"'
+    moving = poll_until(
+        lambda: page.eval_on_selector("#report-progress", "bar => bar.value") >= 20,
+        REPORT_TIMEOUT,
+        interval=0.05,
+        sleep=page_sleep(page),
+        give_up=result_long_published(ctx, "carol", since),
+    )
+    if not moving:
+        raise CheckFailed(
+            "the progress bar never reached 20 %",
+            sent=sent,
+            expected="#report-progress's value to follow the report's progress events",
+            received=f"value {page.eval_on_selector('#report-progress', 'bar => bar.value')!r}",
+        )
+    cut_off["now"] = True
+    for ws, server in sockets:
+        with contextlib.suppress(Exception):
+            ws.close()
+            server.close()
+    sent += (
+        "; at 20 % or more the grader cuts the page's connection and keeps it out until the "
+        "worker has published the result, then lets it reconnect (the page's periodic watch is "
+        "switched off)"
+    )
+    poll_until(
+        lambda: any(
+            m.event == "result" and str(m.room).startswith("report:carol:")
+            for m in listener.emits(since)
+        ),
+        REPORT_TIMEOUT,
+        interval=0.1,
+        sleep=page_sleep(page),
+    )
+    poll_until(lambda: page.text_content("#status") != "connected", 5, 0.05, page_sleep(page))
+    cut_off["now"] = False
+    reconnected = poll_until(
+        lambda: page.text_content("#status") == "connected",
+        settings.BROWSER_TIMEOUT,
+        interval=0.05,
+        sleep=page_sleep(page),
+    )
+    if not reconnected:
+        raise CheckFailed(
+            "the page did not reconnect after its connection dropped",
+            sent=sent,
+            expected='#status reads "connected" again (socket.io reconnects by itself)',
+            received=f"#status reads {page.text_content('#status')!r}",
+        )
+    done = poll_until(
+        lambda: page.text_content("#report-state") == "done",
+        RESYNC_WITHIN,
+        interval=0.05,
+        sleep=page_sleep(page),
+    )
+    if not done:
+        raise CheckFailed(
+            "the page did not ask for the report's state when it reconnected",
+            sent=sent,
+            expected=f'#report-state "done" within {RESYNC_WITHIN:.0f} s of the reconnect: the '
+            "result was published while the page was away, so only a watch on connect brings it",
+            received=f"#report-state reads {page.text_content('#report-state')!r}, "
+            f"#report-percent {page.text_content('#report-percent')!r}",
         )
 
 
@@ -462,12 +748,13 @@ def a_killed_workers_report_finishes(ctx: Context) -> None:
     alice = reports_client(ctx, "alice")
     report_id = start_report(alice)["report_id"]
     sent = f"alice starts report {report_id}"
-    seen = alice.expect(
+    seen = wait_for_report_event(
+        ctx,
+        alice,
+        report_id,
+        sent,
         "progress",
-        namespace=REPORTS,
-        where=lambda d: of_report(report_id)(d) and d.get("percent", 0) >= 20,
-        timeout=REPORT_TIMEOUT,
-        sent=sent,
+        where=lambda d: d.get("percent", 0) >= 20,
         expected='a "progress" event of at least 20 %',
     )
     killed = kill_worker(ctx.stack)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from ..harness import Harness, ManagedProcess, Scope
+from ..queue_listener import QueueListener
 from ..services import RedisService
 
 
@@ -51,6 +52,14 @@ class QueueStack(Stack):
 
     redis: RedisService | None = None
     worker: ManagedProcess | None = None
+    # What the worker and the servers publish on the queue (the grader's start only)
+    listener: QueueListener | None = None
+
+    def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+        super().stop()
 
 
 @dataclass

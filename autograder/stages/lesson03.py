@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..harness import ManagedProcess, Scope
+from ..queue_listener import QueueListener
 from ..services import RedisService, redis_for_run, start_celery_worker, start_redis
 from . import QueueStack, Stage
 from .common import CELERY_APP, app_env, delivery_env
@@ -35,7 +36,9 @@ def start_with(scope: Scope, stage_dir: Path, redis: RedisService, env: dict) ->
 
 def start(scope: Scope, stage_dir: Path) -> QueueStack:
     redis = start_redis(scope)
-    return start_with(scope, stage_dir, redis, grading_env(scope, redis.url))
+    stack = start_with(scope, stage_dir, redis, grading_env(scope, redis.url))
+    stack.listener = QueueListener(redis.url).start()  # where an event was lost
+    return stack
 
 
 def serve(scope: Scope, stage_dir: Path) -> QueueStack:

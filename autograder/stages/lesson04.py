@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..harness import Launcher, ManagedProcess, Scope, free_port
 from ..production import find_nginx, start_gunicorn, start_nginx
+from ..queue_listener import DEFAULT_CHANNEL, QueueListener
 from ..services import RedisService, redis_for_run, start_celery_worker, start_redis
 from ..venvs import simple_websocket_venv
 from . import Instance, ProductionStack, Stage
@@ -85,7 +86,11 @@ def start(scope: Scope, stage_dir: Path) -> ProductionStack:
         "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS),
         **delivery_env(),
     }
-    return start_with(scope, stage_dir, redis, sticky=False, extra_env=timing)
+    stack = start_with(scope, stage_dir, redis, sticky=False, extra_env=timing)
+    channel = stack.env.get("SOCKETIO_CHANNEL", DEFAULT_CHANNEL)
+    # where an event was lost; the instances drop a message without the app's signature
+    stack.listener = QueueListener(redis.url, channel, signed=True).start()
+    return stack
 
 
 def serve(scope: Scope, stage_dir: Path) -> ProductionStack:

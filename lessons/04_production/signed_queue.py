@@ -40,8 +40,9 @@ class SignedRedisManager(socketio.RedisManager):
         # down the app must still start (and /healthz say so): then it connects on first use.
         try:
             self._redis_connect()
-        except redis.exceptions.ConnectionError:
+        except redis.RedisError as error:
             self.connected = False
+            log.warning("the message queue's Redis does not answer yet: %s", error)
 
     def signature(self, body: str) -> str:
         return hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()
