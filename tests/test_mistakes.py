@@ -62,7 +62,8 @@ def apply_case(case: Case, target: Path) -> Path:
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 0, f"{case.path.name} does not apply:\n{result.stdout}{result.stderr}"
+    problem = result.stdout + result.stderr
+    assert result.returncode == 0, f"{case.path.name} does not apply:\n{problem}"
     return target
 
 
