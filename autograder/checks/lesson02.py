@@ -511,7 +511,7 @@ def page_shows_history_and_refusals(ctx: Context) -> None:
         "the page did not show the history after signing in",
         sent=sent,
         expected=f"#messages ends with bob's {earlier!r}",
-        received=[item.text_content() for item in page.locator("#messages li").all()][-3:],
+        received=page.locator("#messages li").all_text_contents()[-3:] or "#messages is empty",
     )
 
 
