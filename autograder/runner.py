@@ -81,6 +81,13 @@ def student_failure(error: BaseException, check: Check) -> CheckFailed | None:
             expected="the connection to stay open and every event to be answered",
             received=received,
         )
+    if isinstance(error, StartError):
+        return CheckFailed(
+            "a process this check started from your app did not come up",
+            sent=doing,
+            expected="it to start and answer, like the first one did",
+            received=str(error),
+        )
     if isinstance(error, TimeoutError | ConnectionError):
         return CheckFailed(
             "the app did not answer in time, or closed the connection",
