@@ -170,10 +170,11 @@ def run_check(
                     outcome.setdefault(
                         "error",
                         CheckFailed(
-                            "your app stopped while this check was waiting for it",
+                            "",  # the summary below says that it exited, with its output
                             sent=f"the steps of this check: {check.title}",
                             expected="the app to keep running and answer",
-                            received="the app had exited (its last output is below)",
+                            received="no answer: the app had exited, so the check stopped "
+                            "waiting (its last output is above)",
                         ),
                     )
                     break
