@@ -35,6 +35,7 @@ def corpus_module():
     path = COURSE_ROOT / "tests" / "test_mistakes.py"
     spec = importlib.util.spec_from_file_location("mistakes_corpus", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
