@@ -138,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     corpus = corpus_module()
     rows = [measure(lesson, args.runs, corpus) for lesson in args.lessons.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
+    earlier = args.out / f"{NAME}.json"  # the lessons not measured this time keep their rows
+    if earlier.is_file():
+        measured = {row["lesson"] for row in rows}
+        kept = [row for row in json.loads(earlier.read_text()) if row["lesson"] not in measured]
+        rows = sorted(rows + kept, key=lambda row: row["lesson"])
     (args.out / f"{NAME}.json").write_text(json.dumps(rows, indent=2) + "\n")
     (args.out / f"{NAME}.md").write_text(table(rows, args.runs))
     print(table(rows, args.runs))
