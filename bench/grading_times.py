@@ -71,8 +71,9 @@ def spread(values: list[float]) -> dict:
 
 def measure(lesson: str, runs: int, corpus) -> dict:
     solution = [grade(lesson, None)[0] for _ in range(runs)]
+    print(f"  {lesson} solution: {', '.join(f'{s:.1f}' for s in solution)} s", flush=True)
     row: dict = {"lesson": lesson, "solution": spread(solution), "cases": 0}
-    cases = sorted(COURSE_ROOT.glob(f"tests/mistakes/{lesson}_*/*.patch"))
+    cases = sorted(COURSE_ROOT.glob(f"tests/mistakes/{lesson}_*/*.patch")) if corpus else []
     if not cases:
         return row
     timed = []
@@ -134,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lessons", default=",".join(LESSONS))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--no-corpus", action="store_true", help="time the solutions only")
     args = parser.parse_args(argv)
-    corpus = corpus_module()
+    corpus = None if args.no_corpus else corpus_module()
     rows = [measure(lesson, args.runs, corpus) for lesson in args.lessons.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     earlier = args.out / f"{NAME}.json"  # the lessons not measured this time keep their rows
