@@ -40,8 +40,26 @@ def find_chromium() -> Path | None:
     return None
 
 
+# What the browser itself logs about the network: a refused handshake, a closed WebSocket, a
+# missing favicon. A check provokes some of these on purpose, and none is the page's own error.
+NETWORK_NOISE = (
+    "Failed to load resource",
+    "WebSocket connection to",
+    "net::ERR_",
+    "favicon",
+    "Access to XMLHttpRequest",
+    "Access to fetch",
+)
+
+
+def relevant(text: str) -> bool:
+    """Whether a console line says something about the page's own code."""
+    return not any(noise in text for noise in NETWORK_NOISE)
+
+
 def page_problems(browser) -> list[str]:
-    """What went wrong inside the pages: uncaught JavaScript errors and console errors."""
+    """What went wrong inside the pages: uncaught JavaScript errors and console errors of the
+    page's own code (not the browser's network messages)."""
     problems = []
     for context in browser.contexts:
         for page in context.pages:
@@ -49,7 +67,7 @@ def page_problems(browser) -> list[str]:
             problems += [
                 f"console error: {message.text}"
                 for message in page.console_messages()
-                if message.type == "error"
+                if message.type == "error" and relevant(message.text)
             ]
     return problems
 
@@ -89,7 +107,9 @@ def expect_text(
 
     if poll_until(shows_it, timeout, sleep=page_sleep(page)):
         return
-    console = [m.text for m in getattr(page, "console_messages", lambda: [])()][-5:]
+    console = [m.text for m in getattr(page, "console_messages", lambda: [])() if relevant(m.text)][
+        -5:
+    ]
     raise CheckFailed(
         f"the page never showed {wanted!r} in {selector}",
         sent=sent,

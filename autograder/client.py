@@ -68,11 +68,26 @@ class Probe:
     def sid(self) -> str | None:
         return self.sio.get_sid()
 
+    def _disconnected(self, event: str, data: Any, namespace: str, error: Exception):
+        return CheckFailed(
+            f"{self.name} was no longer connected to {namespace}",
+            sent=_describe(event, data, namespace),
+            expected=f"{self.name} to stay connected to {namespace}",
+            received=f"{type(error).__name__}: {error}: the server ended the connection "
+            "(a crash in a handler, a disconnect() call, or the app stopped)",
+        )
+
     def emit(self, event: str, data: Any = None, namespace: str = "/") -> None:
-        self.sio.emit(event, data, namespace=namespace)
+        try:
+            self.sio.emit(event, data, namespace=namespace)
+        except socketio.exceptions.BadNamespaceError as error:
+            raise self._disconnected(event, data, namespace, error) from error
 
     def send(self, data: Any, namespace: str = "/") -> None:
-        self.sio.send(data, namespace=namespace)
+        try:
+            self.sio.send(data, namespace=namespace)
+        except socketio.exceptions.BadNamespaceError as error:
+            raise self._disconnected("message", data, namespace, error) from error
 
     def call(
         self,
@@ -85,6 +100,8 @@ class Probe:
         args = () if data is None else (data,)
         try:
             return self.sio.call(event, *args, namespace=namespace, timeout=timeout)
+        except socketio.exceptions.BadNamespaceError as error:
+            raise self._disconnected(event, data, namespace, error) from error
         except socketio.exceptions.TimeoutError as error:
             raise CheckFailed(
                 f"no acknowledgement for {event!r} within {timeout:.0f} s",

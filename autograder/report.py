@@ -6,6 +6,7 @@ The CLI writes it (``--json``), the notebook glue reads it back: both go through
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,17 @@ PASS, FAIL, ERROR, SKIP = "PASS", "FAIL", "ERROR", "SKIP"
 # What is kept of one field of a result (an app may print 20 MB on one line): the start and
 # the end, and how much was cut between them.
 FIELD_CHARACTERS = 4000
+# Terminal escape sequences (Werkzeug's coloured banner, a coloured log): noise in a report.
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def without_colours(value: Any) -> Any:
+    """``value`` with terminal colour codes taken out of its text (a string stays a string)."""
+    if isinstance(value, str):
+        return ANSI_ESCAPE.sub("", value)
+    if isinstance(value, list | tuple | dict | set) and "\x1b" in repr(value):
+        return ANSI_ESCAPE.sub("", repr(value))
+    return value
 
 
 def bounded(value: Any, limit: int = FIELD_CHARACTERS) -> Any:
@@ -48,7 +60,7 @@ class Result:
     def bound(self) -> None:
         """Cut every field a student's app can fill to FIELD_CHARACTERS."""
         for name in ("summary", "sent", "expected", "received", "hint"):
-            setattr(self, name, bounded(getattr(self, name)))
+            setattr(self, name, bounded(without_colours(getattr(self, name))))
 
 
 @dataclass

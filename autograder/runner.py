@@ -23,6 +23,93 @@ from .report import ERROR, FAIL, PASS, SKIP, Report, Result
 from .stages import load_stage
 
 CHECK_THREAD_PREFIX = "check "
+# How long a check may still take to fail on its own once the app has exited: its own failure
+# is usually more precise than "your app exited".
+EXITED_GRACE = 0.5
+JOIN_STEP = 0.1
+
+
+def _first_lines(error: BaseException, lines: int = 3) -> str:
+    """An exception's message without Playwright's long call log."""
+    text = str(error).strip()
+    kept = [line.strip() for line in text.splitlines() if line.strip()][:lines]
+    return " / ".join(kept) or type(error).__name__
+
+
+def student_failure(error: BaseException, check: Check) -> CheckFailed | None:
+    """The failure a timeout or a refused or broken connection means: the app did not do what
+    the check asked, in time. None for an exception that is the grader's own defect."""
+    kind = type(error)
+    module = kind.__module__ or ""
+    name = kind.__name__
+    doing = f"the steps of this check: {check.title}"
+    said = _first_lines(error)
+    if module.startswith("playwright"):
+        if "Timeout" in name or "Timeout" in said:
+            return CheckFailed(
+                "the page never got to the state the check waits for",
+                sent=f"in Chromium, {doing}",
+                expected="the page to show it within the time limit",
+                received=f"the browser gave up waiting: {said}. Is the element there, and does "
+                "your JavaScript fill it? (open the page yourself, with the browser's console)",
+            )
+        return CheckFailed(
+            "the browser could not do what the check asked of the page",
+            sent=f"in Chromium, {doing}",
+            expected="the page to load and to work",
+            received=said,
+        )
+    if module.startswith(("requests", "urllib3")):
+        timeout = "Timeout" in name
+        return CheckFailed(
+            "the app did not answer an HTTP request" + (" in time" if timeout else ""),
+            sent=doing,
+            expected="an HTTP answer within a few seconds",
+            received=f"{name}: {said}. Is the app busy or stuck in a handler (a blocking call, "
+            "a sleep, an endless loop), or did it stop?",
+        )
+    if module.startswith(("socketio", "engineio")):
+        if name == "BadNamespaceError":
+            received = f"{said}: the server ended this client's connection to the namespace"
+        elif name == "TimeoutError":
+            received = f"no answer in time ({said}): is the handler there, and is it stuck?"
+        else:
+            received = f"{name}: {said}"
+        return CheckFailed(
+            "a Socket.IO client of the check lost its connection or its answer",
+            sent=doing,
+            expected="the connection to stay open and every event to be answered",
+            received=received,
+        )
+    if isinstance(error, StartError):
+        return CheckFailed(
+            "a process this check started from your app did not come up",
+            sent=doing,
+            expected="it to start and answer, like the first one did",
+            received=str(error),
+        )
+    if isinstance(error, TimeoutError | ConnectionError):
+        return CheckFailed(
+            "the app did not answer in time, or closed the connection",
+            sent=doing,
+            expected="an answer within a few seconds",
+            received=f"{name}: {said}",
+        )
+    return None
+
+
+def in_a_notebook(stage_dir: Path) -> bool:
+    """Whether the stage folder is one a notebook wrote (a workbook sits next to it)."""
+    return any(stage_dir.parent.glob("*.ipynb"))
+
+
+def start_hint(stage_dir: Path) -> str:
+    if in_a_notebook(stage_dir):
+        return (
+            "Read the app's last output above (received): it names the file and line that "
+            "failed. Fix that cell, run it again, then run this test cell again."
+        )
+    return "Start the app yourself (make run) and read the traceback it prints."
 
 
 def add_browser_problems(error: CheckFailed, problems: list[str]) -> None:
@@ -59,9 +146,10 @@ def run_check(
         try:
             check.run(ctx)
         except BaseException as error:  # reported below, whatever it is
-            if isinstance(error, CheckFailed):
-                add_browser_problems(error, ctx.browser_problems())
-            outcome["error"] = error
+            failure = error if isinstance(error, CheckFailed) else student_failure(error, check)
+            if failure is not None:
+                add_browser_problems(failure, ctx.browser_problems())
+            outcome["error"] = failure or error
         finally:
             ctx.close_browsers()
 
@@ -70,8 +158,27 @@ def run_check(
         ctx.stack  # noqa: B018 - raises StartError when the app never came up
         worker = threading.Thread(target=body, name=f"{CHECK_THREAD_PREFIX}{check.id}", daemon=True)
         worker.start()
-        worker.join(time_limit)
-        if worker.is_alive():
+        deadline = started + time_limit
+        gone_since = None
+        while worker.is_alive() and time.monotonic() < deadline:
+            worker.join(JOIN_STEP)
+            # Fail fast: once the app has exited, waiting longer cannot change the outcome.
+            stack = ctx.started
+            if stack is not None and stack.exited() is not None:
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > EXITED_GRACE:
+                    outcome.setdefault(
+                        "error",
+                        CheckFailed(
+                            "",  # the summary below says that it exited, with its output
+                            sent=f"the steps of this check: {check.title}",
+                            expected="the app to keep running and answer",
+                            received="no answer: the app had exited, so the check stopped "
+                            "waiting (its last output is above)",
+                        ),
+                    )
+                    break
+        if worker.is_alive() and "error" not in outcome:
             outcome["error"] = CheckFailed(
                 f"the check did not finish within {time_limit:g} s",
                 expected="every event to be answered promptly",
@@ -84,7 +191,7 @@ def run_check(
             "your app did not start, so this check could not run",
             expected="the app to start and answer HTTP",
             received=str(error),
-            hint="Start the app yourself (make run) and read the traceback it prints.",
+            hint=start_hint(ctx.stage_dir),
         )
     finally:
         ctx.cleanup_after_check()

@@ -50,6 +50,7 @@ FLOORS = {
         "authoring.make_notebooks",
         "authoring.exercise_tables",
         "authoring.nbgrader_preprocessors",
+        "authoring.partial",
     },
 }
 FLOOR_OF = {module: floor for floor, modules in FLOORS.items() for module in modules}

@@ -104,6 +104,21 @@ def make_starter(text: str, filename: str, lesson_readme: str, lesson: str | Non
     return _rewrite(text, filename, lesson, stub)
 
 
+def make_partial(
+    text: str, filename: str, lesson_readme: str, lesson: str, solved: set[str]
+) -> str:
+    """A student's copy part-way through ``lesson``: the regions of the exercises in ``solved``
+    keep their solution, the lesson's other regions get the starter's stubs."""
+    lines = text.splitlines()
+
+    def stub_unless_solved(region: Region, code: list[str]) -> list[str]:
+        if region.exercise in solved:
+            return code
+        return [lines[region.first_line - 1], stub_for(region, filename, lesson_readme)]
+
+    return _rewrite(text, filename, lesson, stub_unless_solved)
+
+
 def only_own_markers(text: str, filename: str, lesson: str) -> str:
     """The solution file as a lesson's workbook writes it: the markers of ``lesson``'s own
     regions kept, those of earlier lessons dropped (their code stays)."""

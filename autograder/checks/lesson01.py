@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import time
+import uuid
 
-from ..browser import expect_text
+from .. import settings
+from ..browser import expect_text, page_sleep
 from ..context import CheckContext
 from ..failures import CheckFailed
 from ..stages import Stack
+from ..waiting import poll_until
 from . import CheckSet
 
 CHECKS = CheckSet("01")
 Context = CheckContext[Stack]
 
 CLOCK_TOLERANCE = 60.0  # seconds between the app's clock and ours that still count as "now"
+
+
+NOTHING_RETURNED = (
+    "the handler returned nothing (None): a handler's return value is the acknowledgement"
+)
 
 
 def _count(data):
@@ -87,7 +95,7 @@ def chat_message_is_broadcast(ctx: Context) -> None:
     ack = sender.call("chat_message", payload)
     if ack != {"ok": True}:
         raise CheckFailed(
-            "the chat_message acknowledgement is wrong",
+            NOTHING_RETURNED if ack is None else "the chat_message acknowledgement is wrong",
             sent=sent,
             expected={"ok": True},
             received=ack,
@@ -149,7 +157,9 @@ def server_time_is_acknowledged(ctx: Context) -> None:
     value = ack.get("server_time") if isinstance(ack, dict) else None
     if not isinstance(value, int | float) or abs(value - time.time()) > CLOCK_TOLERANCE:
         raise CheckFailed(
-            "the acknowledgement does not carry the server's time",
+            NOTHING_RETURNED
+            if ack is None
+            else "the acknowledgement does not carry the server's time",
             sent='"server_time" with an acknowledgement callback',
             expected=f'{{"server_time": {time.time():.0f}.…}} (time.time())',
             received=ack,
@@ -187,3 +197,49 @@ def page_shows_status_and_transport(ctx: Context) -> None:
     page.goto(ctx.url + "/")
     expect_text(page, "#status", "connected", sent=f"open {ctx.url}/ in Chromium")
     expect_text(page, "#transport", "websocket", sent=f"open {ctx.url}/ in Chromium")
+
+
+@CHECKS.check(
+    "1.5",
+    "the page shows the user count, chat messages and the echo",
+    browser=True,
+    hint='The page listens for the events the server emits, by their exact names ("user_count", '
+    '"chat_message", "message"), and writes the values they carry, not the objects.',
+)
+def page_shows_messages_and_user_count(ctx: Context) -> None:
+    page = ctx.browser().new_page()
+    page.goto(ctx.url + "/")
+    opened = f"open {ctx.url}/ in Chromium"
+    shown: list = [None]
+
+    def count_is_a_number() -> bool:
+        shown[0] = page.locator("#user-count").text_content(timeout=1000)
+        return bool(shown[0] and shown[0].strip().isdigit() and int(shown[0]) >= 1)
+
+    if not poll_until(count_is_a_number, settings.BROWSER_TIMEOUT, sleep=page_sleep(page)):
+        raise CheckFailed(
+            "the page does not show the user count as a number",
+            sent=f'{opened}; the server broadcasts "user_count" with {{"count": N}}',
+            expected="#user-count to read a whole number such as 1",
+            received=f"#user-count reads {shown[0]!r}",
+            hint='socket.on("user_count", ({ count }) => ...): write the count, not the object.',
+        )
+    text = f"hello page {uuid.uuid4().hex[:6]}"
+    other = ctx.client("client B").connect()
+    sent = f'{opened}; then client B emits "chat_message" with {{"name": "bo", "text": "{text}"}}'
+    other.call("chat_message", {"name": "bo", "text": text})
+
+    def shows_message() -> bool:
+        shown[0] = page.locator("#messages").text_content(timeout=1000)
+        return text in (shown[0] or "")
+
+    if not poll_until(shows_message, settings.BROWSER_TIMEOUT, sleep=page_sleep(page)):
+        raise CheckFailed(
+            "the page did not show a broadcast chat message in #messages",
+            sent=sent,
+            expected=f'#messages to list {text!r}: the page listens for "chat_message"',
+            received=f"#messages reads {shown[0]!r}",
+            hint='socket.on("chat_message", ...) must name the event the server emits, exactly.',
+        )
+    page.click("#echo-button")
+    expect_text(page, "#echo", "echo: hello", sent=f'{opened}; click "send() an echo"')

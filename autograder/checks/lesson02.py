@@ -29,6 +29,10 @@ POOL_CYCLES = 200
 POOL_TIMEOUT = 1.0  # seconds a connect may wait for a pooled DB connection in the pool check
 QUEUEPOOL_ERROR = "QueuePool limit of size 5 overflow 10 reached"
 DISALLOWED_ORIGIN = "http://evil.example"
+# What python-socketio answers for a bare ConnectionRefusedError() or a connect handler that
+# returns False: the library's words, not the server's reason.
+LIBRARY_REFUSALS = ("connection rejected by server", "connection refused by server")
+INTERNAL_ERROR = "internal server error"
 
 
 # -- helpers ----------------------------------------------------------------
@@ -81,6 +85,23 @@ def expect_refusal(url: str, auth, what: str) -> None:
             sent=sent,
             expected='a refusal whose message says what is wrong, e.g. "invalid token"',
             received=f"refused with {refusal!r}",
+        )
+    if any(default in str(refusal).lower() for default in LIBRARY_REFUSALS):
+        raise CheckFailed(
+            f"{what} was refused with the library's default text, not the server's reason",
+            sent=sent,
+            expected="ConnectionRefusedError with your own message that says what is wrong, "
+            'e.g. ConnectionRefusedError("invalid token")',
+            received=f"refused with {refusal!r}: that is what python-socketio says for a bare "
+            "ConnectionRefusedError() or a connect handler that returns False",
+        )
+    if INTERNAL_ERROR in str(refusal).lower():
+        raise CheckFailed(
+            f"{what} was refused by a crash (internal server error), not by your check",
+            sent=sent,
+            expected="ConnectionRefusedError with a message, raised by auth.user_for itself",
+            received=f"refused with {refusal!r}: the connect handler raised another exception; "
+            "the app's log shows its traceback",
         )
     good_token_must_connect(url, sent)
 
@@ -338,6 +359,16 @@ def malformed_payloads_get_errors(ctx: Context) -> None:
                 expected="an error that says what was wrong with the payload",
                 received=ack,
             )
+        if INTERNAL_ERROR in error.lower():
+            raise CheckFailed(
+                f"{what} crashed the handler: a generic internal server error, "
+                "not your validation's message",
+                sent=sent,
+                expected="BadPayload raised by validation.chat_text, with a message that says "
+                "what was wrong with the payload",
+                received=f"{ack} (the handler raised something else: the app's log shows "
+                "the traceback)",
+            )
         # Meanwhile another client is still served, promptly.
         started = time.monotonic()
         text = f"bob still served {uuid.uuid4().hex[:6]}"
@@ -480,8 +511,61 @@ def page_shows_history_and_refusals(ctx: Context) -> None:
         "the page did not show the history after signing in",
         sent=sent,
         expected=f"#messages ends with bob's {earlier!r}",
-        received=[item.text_content() for item in page.locator("#messages li").all()][-3:],
+        received=page.locator("#messages li").all_text_contents()[-3:] or "#messages is empty",
     )
+
+
+def _read(page, selector: str) -> str | None:
+    return page.locator(selector).first.text_content(timeout=1000)
+
+
+@CHECKS.check(
+    "2.7",
+    "the page shows who signed in, live messages, notices and the online count",
+    browser=True,
+    hint='The page listens on the right namespace for the events the server emits ("message" '
+    'on /chat; "welcome" and "notice" on /notifications) and writes the values they carry '
+    "(notice.online is a number), never a whole object.",
+)
+def page_shows_live_messages_and_notices(ctx: Context) -> None:
+    page = ctx.browser().new_page()
+    page.goto(ctx.url + "/")
+    page.fill("#token", TOKENS["alice"])
+    page.click("#login-form button")
+    sent = f'sign in with "{TOKENS["alice"]}"'
+    expect_text(page, "#user", "alice", sent=sent + ' (/notifications sends "welcome")')
+    bob = chat_client(ctx, "bob", namespaces=(CHAT, NOTIFICATIONS))
+    sent += "; then bob joins /chat and /notifications"
+    shown: dict = {}
+
+    def bob_is_announced() -> bool:
+        shown["notices"], shown["online"] = _read(page, "#notices"), _read(page, "#online")
+        online = (shown["online"] or "").strip()
+        return "bob joined" in (shown["notices"] or "") and online.isdigit()
+
+    if not poll_until(bob_is_announced, settings.BROWSER_TIMEOUT, sleep=page_sleep(page)):
+        raise CheckFailed(
+            "the page did not show bob's join notice and the online count as a number",
+            sent=sent,
+            expected='#notices lists "bob joined the chat"; #online reads a whole number',
+            received=f"#notices reads {shown.get('notices')!r}; #online reads "
+            f"{shown.get('online')!r}",
+        )
+    text = f"live from bob {uuid.uuid4().hex[:6]}"
+    bob.call("send_message", {"text": text}, namespace=CHAT)
+    sent += f'; then bob emits "send_message" with {{"text": "{text}"}}'
+
+    def shows_message() -> bool:
+        shown["messages"] = _read(page, "#messages")
+        return text in (shown["messages"] or "")
+
+    if not poll_until(shows_message, settings.BROWSER_TIMEOUT, sleep=page_sleep(page)):
+        raise CheckFailed(
+            "the page did not show a message broadcast on /chat while signed in",
+            sent=sent,
+            expected=f'#messages lists {text!r}: the page listens for "message" on /chat',
+            received=f"#messages reads {shown.get('messages')!r}",
+        )
 
 
 # -- 2.8 cookie sessions ----------------------------------------------------------------------

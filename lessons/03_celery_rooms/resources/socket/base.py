@@ -78,13 +78,16 @@ class BaseSocket(Namespace):
             raise
 
     def on_disconnect(self, reason=None):
-        user = self.current_user()
-        db.session.execute(delete(Presence).where(Presence.sid == request.sid))
-        db.session.commit()
-        # This query begins a new transaction, which holds a pooled DB connection until the
-        # session ends. Nothing after this line would end it but the next line.
-        self.left(user, self.online_count())
-        db.session.remove()
+        try:
+            user = self.current_user()
+            db.session.execute(delete(Presence).where(Presence.sid == request.sid))
+            db.session.commit()
+            # This query begins a new transaction, which holds a pooled DB connection until
+            # the session ends. Nothing here would end it but the `finally` below, which runs
+            # even when announcing the leave raises.
+            self.left(user, self.online_count())
+        finally:
+            db.session.remove()
 
     def current_user(self) -> str:
         return self.get_session(request.sid).get("user", "?")

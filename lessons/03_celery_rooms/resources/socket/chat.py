@@ -3,7 +3,7 @@
 from extensions import db
 from models import Message
 from sqlalchemy import select
-from validation import chat_text, history_limit
+from validation import history_limit, message_text
 
 from .base import BaseSocket
 
@@ -24,7 +24,7 @@ class ChatNamespace(BaseSocket):
         self.emit("notice", notice, namespace=self.notifications)
 
     def on_send_message(self, data=None):
-        text = chat_text(data)  # BadPayload becomes an error reply (reply_with_error)
+        text = message_text(data)  # BadPayload becomes an error reply (reply_with_error)
         self.spend("send_message")  # so does RateLimited
         # Store a Message, emit "message" with message.to_dict() to every client in this
         # namespace, and acknowledge with {"ok": True, "id": message.id}.

@@ -87,16 +87,19 @@ class BaseSocket(Namespace):
             raise
 
     def on_disconnect(self, reason=None):
-        user = self.current_user()
-        db.session.execute(delete(Presence).where(Presence.sid == request.sid))
-        db.session.commit()
-        # This query begins a new transaction, which holds a pooled DB connection until the
-        # session ends. Nothing after this line would end it but the next line.
-        self.left(user, self.online_count())
-        # Exercise 2.2: end this connection's DB session so its pooled connection goes back.
-        ### BEGIN SOLUTION
-        db.session.remove()
-        ### END SOLUTION
+        try:
+            user = self.current_user()
+            db.session.execute(delete(Presence).where(Presence.sid == request.sid))
+            db.session.commit()
+            # This query begins a new transaction, which holds a pooled DB connection until
+            # the session ends. Nothing here would end it but the `finally` below, which runs
+            # even when announcing the leave raises.
+            self.left(user, self.online_count())
+        finally:
+            # Exercise 2.2: end this connection's DB session so its pooled connection goes back.
+            ### BEGIN SOLUTION
+            db.session.remove()
+            ### END SOLUTION
 
     def current_user(self) -> str:
         return self.get_session(request.sid).get("user", "?")
