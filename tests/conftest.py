@@ -23,7 +23,7 @@ from autograder.browser import CHROMIUM_ARGS, INSTALL_ADVICE, find_chromium
 from autograder.harness import port_is_open
 from autograder.paths import COURSE_ROOT, LESSONS, SOLUTIONS
 
-GRADER_TIMEOUT = 240.0  # a whole grading run, far above what a healthy one takes, even beside others
+GRADER_TIMEOUT = 240.0  # a whole grading run, far above a healthy one, even beside others
 READY_LINE = re.compile(r"ready at (http://127\.0\.0\.1:(\d+))")
 
 
