@@ -11,6 +11,7 @@ order, so drift in the machine's speed hits both alike. Reported: wall seconds, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "grading_containment"
 LESSONS = ["01", "02", "03", "04"]
 RUN_LIMIT = 300.0
+MAX_FAILED_ROUNDS = 2  # rounds left out because a run did not pass (a busy machine)
 
 
 def grade_once(lesson: str, contained: bool) -> float:
@@ -39,8 +41,10 @@ def grade_once(lesson: str, contained: bool) -> float:
         timeout=RUN_LIMIT,
     )
     seconds = time.monotonic() - started
-    if done.returncode != 0:
-        raise SystemExit(f"lesson {lesson} (contained={contained}) did not pass:\n{done.stdout}")
+    if done.returncode != 0:  # a run that did not pass is not a time: its round is left out
+        failed = [line for line in done.stdout.splitlines() if " FAIL " in line or "ERROR" in line]
+        print(f"lesson {lesson} (contained={contained}) did not pass:", *failed, sep="\n  ")
+        return None
     return seconds
 
 
@@ -56,13 +60,21 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for lesson in args.lessons.split(","):
         grade_once(lesson, True)  # warm-up: caches, the simple-websocket venv, Chromium
-        contained, bare = [], []
-        for round_number in range(args.runs):
+        contained, bare, failed_rounds = [], [], 0
+        for round_number in range(args.runs + MAX_FAILED_ROUNDS):
+            if len(contained) == args.runs or failed_rounds > MAX_FAILED_ROUNDS:
+                break
             order = (True, False) if round_number % 2 == 0 else (False, True)
             times = {mode: grade_once(lesson, mode) for mode in order}
+            print(f"lesson {lesson} round {round_number + 1}: {times}", flush=True)
+            if None in times.values():
+                failed_rounds += 1
+                continue
             contained.append(times[True])
             bare.append(times[False])
-            print(f"lesson {lesson} round {round_number + 1}: {times}", flush=True)
+        if not contained:
+            print(f"lesson {lesson}: no round passed", file=sys.stderr)
+            return 1
         ratios = [c / b for c, b in zip(contained, bare, strict=True)]
         rows.append(
             {
@@ -70,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
                 "contained_s": contained,
                 "uncontained_s": bare,
                 "ratio_median": statistics.median(ratios),
+                "failed_rounds": failed_rounds,
             }
         )
     RESULTS.mkdir(exist_ok=True)
+    measured = {row["lesson"] for row in rows}
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        earlier = json.loads((RESULTS / f"{NAME}.json").read_text())["rows"]
+        rows = sorted(
+            rows + [r for r in earlier if r["lesson"] not in measured], key=lambda r: r["lesson"]
+        )
     machine = {
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
@@ -88,13 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         "`python -m autograder NN --solution`, median [min–max]; the ratio is the median of "
         "each round's contained / uncontained.",
         "",
-        "| Lesson | Contained (s) | Uncontained (s) | Ratio |",
-        "| --- | --- | --- | --- |",
+        "| Lesson | Contained (s) | Uncontained (s) | Ratio | Rounds left out |",
+        "| --- | --- | --- | --- | --- |",
         *(
             f"| {r['lesson']} | {spread(r['contained_s'])} | {spread(r['uncontained_s'])} | "
-            f"{r['ratio_median']:.2f} |"
+            f"{r['ratio_median']:.2f} | {r.get('failed_rounds', 0)} |"
             for r in rows
         ),
+        "",
+        "A round is left out when one of its runs did not pass (a check timed out on a busy "
+        "machine); the script prints which.",
         "",
     ]
     (RESULTS / f"{NAME}.md").write_text("\n".join(lines))
