@@ -14,7 +14,7 @@ SOLUTION ?=
 EX ?=
 PYTEST_ARGS ?=
 # Tests side by side (pytest-xdist): most of a grading run is waiting on real processes.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 
 # The newest stage in lessons/, e.g. 04: what `make run` starts without LESSON=.
 NEWEST := $(firstword $(subst _, ,$(lastword $(sort $(notdir $(wildcard lessons/[0-9][0-9]_*))))))

@@ -119,9 +119,11 @@ def add_browser_problems(error: CheckFailed, problems: list[str]) -> None:
         error.received = f"{error.received}\nThe browser reported:\n{shown}"
 
 
-def lesson_hint(check: Check, stage_name: str) -> str:
+def lesson_hint(check: Check, stage_name: str, hint: str | None = None) -> str:
+    """``hint`` (a failure's own, else the check's) and the lesson section to read."""
+    hint = hint or check.hint
     section = f'lessons/{stage_name}/README.md, section "Exercise {check.exercise}"'
-    return f"{check.hint} (read {section})" if check.hint else f"Read {section}."
+    return f"{hint} (read {section})" if hint else f"Read {section}."
 
 
 def run_check(
@@ -181,6 +183,7 @@ def run_check(
         if worker.is_alive() and "error" not in outcome:
             outcome["error"] = CheckFailed(
                 f"the check did not finish within {time_limit:g} s",
+                sent=f"the steps of this check: {check.title}",
                 expected="every event to be answered promptly",
                 received="no progress: the app is probably stuck inside a handler "
                 "(an endless loop, a sleep or a blocking call)",
@@ -189,6 +192,7 @@ def run_check(
     except StartError as error:
         outcome["error"] = CheckFailed(
             "your app did not start, so this check could not run",
+            sent=f"start the app in {ctx.stage_dir.name}, then: {check.title}",
             expected="the app to start and answer HTTP",
             received=str(error),
             hint=start_hint(ctx.stage_dir),
@@ -205,7 +209,7 @@ def run_check(
         result.summary = error.summary
         result.sent, result.expected, result.received = error.sent, error.expected, error.received
         if error.hint:
-            result.hint = error.hint
+            result.hint = lesson_hint(check, stage_name, error.hint)
     elif isinstance(error, CheckSkipped):
         result.status, result.summary = SKIP, str(error)
     elif isinstance(error, KeyboardInterrupt):

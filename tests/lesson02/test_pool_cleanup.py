@@ -4,7 +4,7 @@ import io
 
 from autograder.runner import grade
 
-REMOVE_LINE = "        db.session.remove()\n"
+REMOVE_LINE = "            db.session.remove()\n"  # in on_disconnect's finally
 PER_CONNECTION_SCOPE = '"scopefunc": session_scope, '
 
 
@@ -18,7 +18,7 @@ def without_cleanup(stage):
     base = stage / "resources" / "socket" / "base.py"
     text = base.read_text()
     assert text.count(REMOVE_LINE) == 1, "the cleanup line moved: update this test"
-    base.write_text(text.replace(REMOVE_LINE, ""))
+    base.write_text(text.replace(REMOVE_LINE, "            pass\n"))
     return stage
 
 
