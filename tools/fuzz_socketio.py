@@ -53,7 +53,7 @@ KIND_WEIGHTS = {"event": 0.45, "websocket": 0.3, "polling": 0.25}
 POLLING_TIMEOUT = 1.5  # seconds a raw polling request may take before it counts as unanswered
 POLLING_THREADS = 8
 TRACEBACK = "Traceback (most recent call last):"
-MIDDLEWARE = ("polling_guard.py", "connection_budget.py")
+MIDDLEWARE = ("polling_guard.py", "connection_budget.py", "wsgi.py")
 
 
 # -- what the cases are made of ---------------------------------------------------------

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 APP_DIR = str(Path(__file__).resolve().parent)
-MIDDLEWARE = ("polling_guard.py", "connection_budget.py")
+MIDDLEWARE = ("polling_guard.py", "connection_budget.py", "wsgi.py")
 LIBRARY_LOGGERS = ("engineio.server", "socketio.server", "werkzeug")
 TRACEBACK = "Traceback (most recent call last):"
 FRAME = re.compile(r'^\s*File "([^"]+)"', re.MULTILINE)
