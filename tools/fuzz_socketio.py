@@ -263,14 +263,16 @@ class RawSocket:
         for namespace in namespaces:
             self.ws.send(f"40{namespace},{json.dumps({'token': token})}")
         deadline = time.monotonic() + timeout
-        connected = set()
+        connected, seen = set(), []
         while connected != set(namespaces) and time.monotonic() < deadline:
             for frame in self.read(0.2):
+                seen.append(str(frame)[:200])
                 match = re.match(r"40(/[^,]*),", str(frame))
                 if match:
                     connected.add(match[1])
         if connected != set(namespaces):
-            raise ConnectionError(f"namespaces not connected: {set(namespaces) - connected}")
+            missing = set(namespaces) - connected
+            raise ConnectionError(f"namespaces not connected: {missing}; frames: {seen[-5:]}")
 
     def send(self, frame: str | bytes) -> None:
         if isinstance(frame, bytes):

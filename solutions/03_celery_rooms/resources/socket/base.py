@@ -70,6 +70,9 @@ class BaseSocket(Namespace):
             online = self.online_count()
             db.session.commit()
             self.joined(user, online)
+            # joined may read (the welcome's count): end that transaction too, or this
+            # connection would hold a pooled DB connection until it disconnects.
+            db.session.commit()
         except Exception:
             # Refused (the error handler turns any failure here into a refusal): python-socketio
             # never runs on_disconnect for a refused connect, so nothing else would end the
