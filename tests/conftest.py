@@ -23,6 +23,11 @@ from autograder.browser import CHROMIUM_ARGS, INSTALL_ADVICE, find_chromium
 from autograder.harness import port_is_open
 from autograder.paths import COURSE_ROOT, LESSONS, SOLUTIONS
 
+# Tests run side by side on a small machine: a process start or a run of a student's tests gets
+# more time here than in a student's grading (a test that needs a short limit sets its own).
+os.environ.setdefault("AUTOGRADER_APP_START_TIMEOUT", "60")
+os.environ.setdefault("AUTOGRADER_STUDENT_TESTS_TIME_LIMIT", "60")
+
 GRADER_TIMEOUT = 240.0  # a whole grading run, far above a healthy one, even beside others
 READY_LINE = re.compile(r"ready at (http://127\.0\.0\.1:(\d+))")
 
