@@ -22,7 +22,8 @@ from autograder.authoring.make_notebooks import APP_FOLDER
 from autograder.paths import LESSONS, NOTEBOOKS, source_files
 from autograder.workbook import writefile_body, writefile_target
 
-pytestmark = pytest.mark.nbgrader
+# The course fixture autogrades two whole submissions (AUTOGRADE_TIMEOUT) before the first test.
+pytestmark = [pytest.mark.nbgrader, pytest.mark.timeout(900)]
 
 STAGES = sorted(p.parent.name for p in (NOTEBOOKS / "source").glob("*/*.ipynb"))
 AUTOGRADE_TIMEOUT = 420.0  # two submissions, each executing a whole grading run
