@@ -19,7 +19,7 @@ pytestmark = [
     pytest.mark.skipif(find_sandbox() is None, reason="bubblewrap cannot run here"),
 ]
 REFERENCE_CHECK = "your_tests_pass_on_the_reference"
-TIME_LIMIT = 10  # seconds, AUTOGRADER_STUDENT_TESTS_TIME_LIMIT for these runs
+TIME_LIMIT = 20  # seconds, AUTOGRADER_STUDENT_TESTS_TIME_LIMIT for these runs
 MARKER = "hostile-student-test-marker"  # in the command line of what a case starts itself
 OUTLIVE_SECONDS = 3.0
 
