@@ -127,6 +127,22 @@ class ManagedProcess:
     def exited(self) -> int | None:
         return self.popen.poll()
 
+    def log_size(self) -> int:
+        """Bytes of output so far: a mark for log_since."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, mark: int) -> str:
+        """What it printed after byte ``mark`` of its output (a log_size)."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(mark)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def log_tail(self, lines: int = settings.LOG_TAIL_LINES) -> str:
         """The last lines of its output, each cut to a readable length, however much it wrote."""
         if not self._log.closed:

@@ -204,12 +204,7 @@ def last_traceback(process: ManagedProcess | None, after: int = 0, lines: int = 
     """The last Python traceback a process printed after byte ``after`` of its log, if any."""
     if process is None:
         return None
-    try:
-        with open(process.log_path, "rb") as log:
-            log.seek(after)
-            text = log.read().decode(errors="replace")
-    except OSError:
-        return None
+    text = process.log_since(after)
     start = text.rfind(TRACEBACK)
     if start < 0:
         return None
@@ -221,12 +216,7 @@ def last_traceback(process: ManagedProcess | None, after: int = 0, lines: int = 
 
 
 def log_size(process: ManagedProcess | None) -> int:
-    if process is None:
-        return 0
-    try:
-        return process.log_path.stat().st_size
-    except OSError:
-        return 0
+    return process.log_size() if process is not None else 0
 
 
 def where_it_went(

@@ -72,6 +72,8 @@ def xdist_group_of(item) -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):  # -p no:xdist: no groups to keep
+        return
     for item in items:
         if group := xdist_group_of(item):
             item.add_marker(pytest.mark.xdist_group(group))

@@ -12,7 +12,7 @@ import time
 import pytest
 import socketio
 
-from autograder.harness import Harness
+from autograder.harness import Harness, ManagedProcess
 from autograder.queue_listener import (
     IN_FLIGHT,
     Expected,
@@ -159,20 +159,22 @@ def test_never_published_and_another_event_name(listener, redis_url):
 
 
 def test_last_traceback_quotes_what_the_worker_printed_after_a_point(tmp_path):
-    class Process:
+    class Process:  # a ManagedProcess's log, without the process
         log_path = tmp_path / "worker.log"
+        log_since = ManagedProcess.log_since
 
+    process = Process()
     old = "Traceback (most recent call last):\n  old\nOldError: before\n"
-    Process.log_path.write_text(old)
-    assert "OldError" in last_traceback(Process)
-    assert last_traceback(Process, after=len(old)) is None
-    with open(Process.log_path, "a") as log:
+    process.log_path.write_text(old)
+    assert "OldError" in last_traceback(process)
+    assert last_traceback(process, after=len(old)) is None
+    with open(process.log_path, "a") as log:
         log.write(
             "[ERROR] Task tasks.build_report raised unexpected: boom\n"
             "Traceback (most recent call last):\n  File x\nRuntimeError: Working outside "
             "of application context.\n"
         )
-    found = last_traceback(Process, after=len(old))
+    found = last_traceback(process, after=len(old))
     assert "raised unexpected" in found and "application context" in found
 
 

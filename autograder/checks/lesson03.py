@@ -224,16 +224,6 @@ def start_report_is_recorded(ctx: Context) -> None:
 
 
 # -- 3.2 the app context ----------------------------------------------------------------
-def task_raised(worker, after: int) -> bool:
-    """Whether a Celery task raised in ``worker`` since byte ``after`` of its log."""
-    try:
-        with open(worker.log_path, "rb") as log:
-            log.seek(after)
-            return b" raised unexpected" in log.read()
-    except OSError:
-        return False
-
-
 @CHECKS.check(
     "3.2",
     "the worker builds the report from the database and stores the result",
@@ -259,7 +249,7 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
     def worker_failed() -> bool:  # stop waiting: the task itself raised in the worker
         # Celery logs "Task ... raised unexpected" for that; a traceback the task caught and
         # logged (a failed progress emit, say) does not end the report.
-        return task_raised(worker, log_start) or ctx.stack.exited() is not None
+        return " raised unexpected" in worker.log_since(log_start) or ctx.stack.exited() is not None
 
     poll_until(finished, REPORT_TIMEOUT, interval=0.2, give_up=worker_failed)
     result = report.get("result") or {}
