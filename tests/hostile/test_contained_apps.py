@@ -21,13 +21,15 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(find_sandbox() is None, reason="bubblewrap cannot run here"),
 ]
-MARKER = "hostile-case-marker"  # in the command line of every process a case starts itself
+# In the command line of every process a case starts itself; one per test, since under xdist a
+# sibling test's deliberate daemon may be alive on the other worker.
+MARKER_PREFIX = "hostile-case-marker"
 OUTLIVE_SECONDS = 3.0
 
 
 def prepend(stage: Path, code: str) -> None:
     app = stage / "app.py"
-    app.write_text(code.replace("MARKER", MARKER) + "\n" + app.read_text())
+    app.write_text(code + "\n" + app.read_text())
 
 
 def fingerprint(*folders: Path) -> dict[str, str]:
@@ -40,10 +42,10 @@ def fingerprint(*folders: Path) -> dict[str, str]:
     return found
 
 
-def marked_processes() -> list[psutil.Process]:
+def marked_processes(marker: str) -> list[psutil.Process]:
     alive = []
     for process in psutil.process_iter(["cmdline", "status"]):
-        if process.info["status"] != psutil.STATUS_ZOMBIE and MARKER in " ".join(
+        if process.info["status"] != psutil.STATUS_ZOMBIE and marker in " ".join(
             process.info["cmdline"] or []
         ):
             alive.append(process)
@@ -59,18 +61,19 @@ def graded_hostile(stage_copy, grader, tmp_path):
     outside.mkdir()
     (outside / "victim.txt").write_text("do not touch")
     before = fingerprint(*watched, outside)
+    marker = f"{MARKER_PREFIX}-{tmp_path.name}"
 
     def grade(code: str, which: str = "starter", *flags: str, env: dict | None = None):
         stage = stage_copy("01", which)
-        prepend(stage, code.replace("OUTSIDE", str(outside)))
+        prepend(stage, code.replace("OUTSIDE", str(outside)).replace("MARKER", marker))
         run = grader("01", stage, tmp_path / "report.json", *flags, env=env or {})
         time.sleep(OUTLIVE_SECONDS)  # long enough for a survivor to act
-        assert not marked_processes(), f"left running: {marked_processes()}"
+        assert not marked_processes(marker), f"left running: {marked_processes(marker)}"
         assert fingerprint(*watched, outside) == before, "a file outside the submission changed"
         return run
 
     yield grade
-    for process in marked_processes():  # never leak into the next test, even on failure
+    for process in marked_processes(marker):  # never leak into the next test, even on failure
         process.kill()
 
 

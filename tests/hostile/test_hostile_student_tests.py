@@ -20,7 +20,9 @@ pytestmark = [
 ]
 REFERENCE_CHECK = "your_tests_pass_on_the_reference"
 TIME_LIMIT = 20  # seconds, AUTOGRADER_STUDENT_TESTS_TIME_LIMIT for these runs
-MARKER = "hostile-student-test-marker"  # in the command line of what a case starts itself
+# In the command line of what a case starts itself; one per test, since under xdist a sibling
+# test's deliberate survivor may be alive on the other worker.
+MARKER_PREFIX = "hostile-student-test-marker"
 OUTLIVE_SECONDS = 3.0
 
 
@@ -33,11 +35,11 @@ def fingerprint(*folders: Path) -> dict[str, str]:
     return found
 
 
-def marked_processes() -> list[psutil.Process]:
+def marked_processes(marker: str) -> list[psutil.Process]:
     alive = []
     for process in psutil.process_iter(["cmdline", "status"]):
         command = " ".join(process.info["cmdline"] or [])
-        if process.info["status"] != psutil.STATUS_ZOMBIE and MARKER in command:
+        if process.info["status"] != psutil.STATUS_ZOMBIE and marker in command:
             alive.append(process)
     return alive
 
@@ -51,10 +53,11 @@ def graded_tests(stage_copy, grader, tmp_path):
     (outside / "victim.txt").write_text("do not touch")
     watched = [SOLUTIONS, COURSE_ROOT / "course", outside]
     before = fingerprint(*watched)
+    marker = f"{MARKER_PREFIX}-{tmp_path.name}"
 
     def grade(code: str):
         stage = stage_copy("02")
-        code = code.replace("MARKER", MARKER).replace("OUTSIDE", str(outside))
+        code = code.replace("MARKER", marker).replace("OUTSIDE", str(outside))
         (stage / "tests" / "test_sockets.py").write_text(code)
         started = time.monotonic()
         run = grader(
@@ -67,14 +70,14 @@ def graded_tests(stage_copy, grader, tmp_path):
         )
         took = time.monotonic() - started
         time.sleep(OUTLIVE_SECONDS)
-        assert not marked_processes(), f"left running: {marked_processes()}"
+        assert not marked_processes(marker), f"left running: {marked_processes(marker)}"
         assert fingerprint(*watched) == before, "a file outside the submission changed"
         assert run.report is not None, run.output
         (result,) = run.report["results"]
         return run, result, took
 
     yield grade
-    for process in marked_processes():
+    for process in marked_processes(marker):
         process.kill()
 
 
