@@ -86,7 +86,7 @@ lint: $(call stamp,dev)
 
 test: setup lint venv-simple-websocket
 	@echo "==> pytest ($(TEST_WORKERS) workers; TEST_WORKERS=0 runs one by one)"
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 # Everyday work: everything but nbgrader's round trips and the load and deployment tests.
 test-fast: setup lint venv-simple-websocket

@@ -64,7 +64,7 @@ def xdist_group_of(item) -> str | None:
     params = getattr(getattr(item, "callspec", None), "params", {})
     parts = []
     for name, fixturedefs in sorted(definitions.items()):
-        if name in SHARED_SESSION_FIXTURES:
+        if name in SHARED_SESSION_FIXTURES and fixturedefs[-1].scope == "session":
             parts.append(name)
         elif fixturedefs[-1].scope == "module":
             parts.append(f"{item.module.__name__}:{name}={params.get(name, '')}")
@@ -77,6 +77,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if group := xdist_group_of(item):
             item.add_marker(pytest.mark.xdist_group(group))
+            in_group_id(item, group)
+
+
+def in_group_id(item, group: str) -> None:
+    """Give the item the node id `id@group` that --dist loadgroup schedules by.
+
+    pytest-xdist 3.8 sets it through `item._nodeid`, which pytest 9 no longer reads (the id is
+    `item._id`), so every test became its own unit and each worker built the module fixtures
+    again (measured: every nbgrader course, 50-410 s, built twice)."""
+    if "@" in item.nodeid.rpartition("]")[2] or not hasattr(item, "_id"):
+        return  # xdist did it, or a pytest that still reads _nodeid
+    from _pytest.nodeid import coerce_node_id
+
+    item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 @dataclass
