@@ -93,10 +93,10 @@ function showHistory(messages) {
 }
 
 function connectionOptions() {
-  // Behind a load balancer each HTTP request may reach another instance, and long-polling
-  // is many HTTP requests for one session (ip_hash keeps them together; see the lesson).
-  // One websocket is one TCP connection, so it stays on the instance that accepted it.
-  // Return the Manager options that open a websocket straight away, never long-polling.
+  // Goal: the page opens a websocket straight away and never long-polls.
+  // Constraint: behind a load balancer each HTTP request may reach another instance, and
+  // long-polling is many requests for one session; one websocket stays on the instance that
+  // accepted it. (make hint EX=4.4 if you are stuck.)
   // Exercise 4.4: connect with websocket only.
   // BEGIN SOLUTION
   return { transports: ["websocket"] };
