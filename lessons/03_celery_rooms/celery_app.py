@@ -17,8 +17,10 @@ def deliver_at_least_once(celery: Celery, visibility_timeout: float) -> None:
     process dies under it, hold one task at a time per process, and tell Redis how long an
     unacknowledged task stays with its worker before it goes back to the queue.
     """
-    # Set task_acks_late, task_reject_on_worker_lost, worker_prefetch_multiplier=1, and
-    # "visibility_timeout" in broker_transport_options (keep the options already there).
+    # Goal: a task whose worker dies halfway runs again, on another worker, once
+    # `visibility_timeout` seconds have passed.
+    # Constraint: keep the broker transport options already set, and let no worker hold tasks it
+    # has not started. (make hint EX=3.6 if you are stuck.)
     # Exercise 3.6: deliver every task at least once.
     raise NotImplementedError('Exercise 3.6 is not implemented yet (see lessons/03_celery_rooms/README.md, "Exercise 3.6")')
 
@@ -46,8 +48,10 @@ def celery_init_app(app: Flask) -> Celery:
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            # Run the task body (self.run) inside `app`'s app context, so that db.session and
-            # current_app work in the worker exactly as they do in a request.
+            # Goal: every task body can use db.session and current_app in the worker, as a
+            # request handler does, and its result comes back.
+            # Constraint: a worker has no request; one place has to cover every task.
+            # (make hint EX=3.2 if you are stuck.)
             # Exercise 3.2: run every task inside the Flask app context.
             raise NotImplementedError('Exercise 3.2 is not implemented yet (see lessons/03_celery_rooms/README.md, "Exercise 3.2")')
 

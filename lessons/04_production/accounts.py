@@ -31,6 +31,10 @@ def load_user(user_id: str) -> User | None:
     Flask-Login calls this for a request (or a socket's handshake) whose session holds a user
     id, and treats None as signed out: a cookie outlives nothing the server took away.
     """
+    # Goal: the user a cookie names is signed in while CHAT_TOKENS still gives them a token, and
+    # signed out otherwise.
+    # Constraint: a cookie only names a user; what decides is the config, never the cookie.
+    # (make hint EX=2.8 if you are stuck.)
     if user_id in current_app.config["CHAT_TOKENS"].values():
         return User(user_id)
     return None
@@ -55,11 +59,10 @@ def logout():
         return {"ok": True, "disconnected": 0}
     user = current_user.id
     logout_user()
-    # Each socket keeps its own copy of the session from its handshake (Flask-SocketIO's
-    # manage_session), so it would stay signed in. Find every connection of `user` in the
-    # Presence table (sid and namespace) and end each with socketio.server.disconnect(sid,
-    # namespace=...). Commit before the first disconnect: each one runs the namespace's
-    # on_disconnect, which writes to the table this request is reading.
+    # Goal: no socket of `user` stays open, on any namespace: each kept its own copy of the
+    # session from its handshake, so signing out here does not reach it.
+    # Constraint: ending a socket runs its on_disconnect, which writes to the table this request
+    # is reading: end the read first. (make hint EX=2.8 if you are stuck.)
     connections = db.session.execute(
         select(Presence.sid, Presence.namespace).where(Presence.user == user)
     ).all()

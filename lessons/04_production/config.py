@@ -182,5 +182,8 @@ def production_problems(config, environ=os.environ) -> list[str]:
     pair, and every token is at least MIN_TOKEN_LENGTH characters and none of DEV_TOKENS.
     Each sentence names its variable, and never prints a secret.
     """
+    # Goal: one sentence for each problem the docstring lists, [] when there is none.
+    # Constraint: each sentence names its variable, and no sentence shows a secret.
+    # (make hint EX=4.2 if you are stuck.)
     # Exercise 4.2: say why a production config must not start.
     raise NotImplementedError('Exercise 4.2 is not implemented yet (see lessons/04_production/README.md, "Exercise 4.2")')

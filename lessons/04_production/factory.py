@@ -54,6 +54,10 @@ def async_mode_for() -> str:
     (they patch before they import the app) or after run_gevent.py's monkey.patch_all().
     "threading" everywhere else, e.g. in the Celery worker, which only publishes to Redis.
     """
+    # Goal: "gevent" in a process gevent has patched (gunicorn's gevent workers, run_gevent.py),
+    # "threading" everywhere else.
+    # Constraint: decide from this process, never from what is installed.
+    # (make hint EX=4.1 if you are stuck.)
     # Exercise 4.1: choose gevent in a patched process, threading otherwise.
     raise NotImplementedError('Exercise 4.1 is not implemented yet (see lessons/04_production/README.md, "Exercise 4.1")')
 
@@ -87,8 +91,10 @@ def served_transports(config) -> list[str]:
     session", at random. Websocket only, each client stays on its worker's one connection, and
     a polling client is refused at once with 400 "Invalid transport".
     """
-    # Raise RefusedToStart, naming WEB_CONCURRENCY and SOCKETIO_TRANSPORTS, when several
-    # workers would serve long-polling; else return the configured transports.
+    # Goal: the configured transports are served, but never long-polling by several workers:
+    # that configuration refuses to start, naming the two settings to change.
+    # Constraint: refuse before anyone connects; spread over workers, polling would fail only at
+    # random. (make hint EX=4.5 if you are stuck.)
     # Exercise 4.5: with several workers per instance, serve websocket only or refuse to start.
     raise NotImplementedError('Exercise 4.5 is not implemented yet (see lessons/04_production/README.md, "Exercise 4.5")')
 

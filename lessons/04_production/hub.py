@@ -17,8 +17,10 @@ WORD = re.compile(r"[a-z']+")
 
 def let_others_run() -> None:
     """Called between two slices of CPU work: let every other client be served meanwhile."""
-    # The work never waits on anything, so gevent never switches away from it by itself. Give
-    # the hub a turn here, in a way that also works in threading mode (python run.py).
+    # Goal: while one client's work runs, every other client of this worker is still served.
+    # Constraint: the work never waits on anything, so gevent never switches away from it by
+    # itself; and this has to work in threading mode too (python run.py).
+    # (make hint EX=4.6 if you are stuck.)
     # Exercise 4.6: let the other greenlets run between two slices of work.
     raise NotImplementedError('Exercise 4.6 is not implemented yet (see lessons/04_production/README.md, "Exercise 4.6")')
 

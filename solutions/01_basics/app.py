@@ -68,6 +68,10 @@ def broadcast_user_count():
 
 @socketio.on("connect")
 def on_connect():
+    # Goal: every client, the new one included, learns how many users are connected now, this
+    # one counted.
+    # Constraint: handlers run in several threads at once; the set of connected clients is only
+    # touched under its lock. (make hint EX=1.1 if you are stuck.)
     # Exercise 1.1: remember this client and tell everyone the new user count.
     ### BEGIN SOLUTION
     with connected_lock:
@@ -78,6 +82,9 @@ def on_connect():
 
 @socketio.on("disconnect")
 def on_disconnect(reason=None):
+    # Goal: the clients still connected learn the new count, without this one.
+    # Constraint: forgetting a client that is already gone must be harmless, and the set is only
+    # touched under its lock. (make hint EX=1.1 if you are stuck.)
     # Exercise 1.1: forget this client and tell everyone who is left the new count.
     ### BEGIN SOLUTION
     with connected_lock:
@@ -94,6 +101,9 @@ def on_chat_message(data):
     if not text or len(text) > MAX_MESSAGE_LENGTH:
         return {"ok": False, "error": f"text must be 1 to {MAX_MESSAGE_LENGTH} characters"}
     name = str(data.get("name") or "anonymous")[:40]
+    # Goal: every connected client, the sender too, gets the message with the time it arrived.
+    # Constraint: the time is the server's, in seconds; a client's clock is never trusted.
+    # (make hint EX=1.2 if you are stuck.)
     # Exercise 1.2: send {"name", "text", "sent_at"} as "chat_message" to every client.
     ### BEGIN SOLUTION
     message = {"name": name, "text": text, "sent_at": time.time()}
@@ -104,6 +114,9 @@ def on_chat_message(data):
 
 @socketio.on("server_time")
 def on_server_time():
+    # Goal: the client that asked gets the server's time back as the answer to its own emit.
+    # Constraint: no other client hears of it, and no new event goes out for it.
+    # (make hint EX=1.3 if you are stuck.)
     # Exercise 1.3: acknowledge with the server's clock as {"server_time": seconds}.
     ### BEGIN SOLUTION
     return {"server_time": time.time()}
@@ -112,6 +125,8 @@ def on_server_time():
 
 @socketio.on("message")
 def on_message(text):
+    # Goal: the client that sent the text gets it back as an unnamed message, after "echo: ".
+    # Constraint: no other client sees the echo. (make hint EX=1.4 if you are stuck.)
     # Exercise 1.4: send() the text back to this client only, prefixed with "echo: ".
     ### BEGIN SOLUTION
     send(f"echo: {text}")

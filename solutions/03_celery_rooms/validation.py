@@ -20,8 +20,11 @@ def message_text(data) -> str:
 def chat_text(data) -> str:
     """The text of a send_message payload {"text": str}, stripped."""
     limit = current_app.config["MAX_MESSAGE_LENGTH"]
-    # Raise BadPayload for a non-dict, a missing or non-string "text", or a text that is
-    # empty or longer than `limit` once stripped; return the stripped text otherwise.
+    # Goal: a well-formed payload gives its text, stripped; a malformed one (not an object, no
+    # string "text", or a text empty or longer than `limit` once stripped) is answered with an
+    # error that says what is wrong.
+    # Constraint: nothing malformed reaches the database, and no handler crashes on it.
+    # (make hint EX=2.5 if you are stuck.)
     # Exercise 2.5: reject malformed send_message payloads with a clear error.
     ### BEGIN SOLUTION
     if not isinstance(data, dict):

@@ -18,6 +18,10 @@ def user_for(auth) -> str:
     The refusal's message reaches the client (connect_error in the browser), so it says
     what is wrong without saying which tokens exist.
     """
+    # Goal: a connect with a known token goes on as its user; one without a token, or with an
+    # unknown one, is refused with a message the client sees.
+    # Constraint: the message must not reveal which tokens exist, not even through how long a
+    # comparison takes. (make hint EX=2.1 if you are stuck.)
     # Exercise 2.1: refuse a missing or unknown token with a message; return the user's name.
     ### BEGIN SOLUTION
     token = auth.get("token") if isinstance(auth, dict) else None

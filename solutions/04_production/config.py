@@ -182,6 +182,9 @@ def production_problems(config, environ=os.environ) -> list[str]:
     pair, and every token is at least MIN_TOKEN_LENGTH characters and none of DEV_TOKENS.
     Each sentence names its variable, and never prints a secret.
     """
+    # Goal: one sentence for each problem the docstring lists, [] when there is none.
+    # Constraint: each sentence names its variable, and no sentence shows a secret.
+    # (make hint EX=4.2 if you are stuck.)
     # Exercise 4.2: say why a production config must not start.
     ### BEGIN SOLUTION
     problems = [

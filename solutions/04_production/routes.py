@@ -84,6 +84,10 @@ def healthz():
         "pid": os.getpid(),
         "async_mode": socketio.server.eio.async_mode,
     }
+    # Goal: 200 with status "ok" when the database and Redis both answer, else 503 with
+    # "unavailable"; the body says which of the two answered, and keeps `about`.
+    # Constraint: a down database or Redis is an answer here, never an exception.
+    # (make hint EX=4.3 if you are stuck.)
     # Exercise 4.3: report whether the database and Redis answer, with 200 or 503.
     ### BEGIN SOLUTION
     checks = {

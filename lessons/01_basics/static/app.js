@@ -17,6 +17,10 @@ function showMessage({ name, text }) {
   $("messages").append(item);
 }
 
+// Goal: #status always says whether the socket is connected, and #transport names the transport
+// in use now, also after Engine.IO has moved from long-polling to a WebSocket.
+// Constraint: that move comes after "connect", without another "connect"; write text, never
+// HTML. (make hint EX=1.5 if you are stuck.)
 // Exercise 1.5: show "connected"/"disconnected" in #status and the transport name in #transport.
 // TODO Exercise 1.5: not implemented yet (see lessons/01_basics/README.md, "Exercise 1.5").
 console.warn("Exercise 1.5 is not implemented yet");

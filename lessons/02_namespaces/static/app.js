@@ -48,9 +48,10 @@ function signIn(token) {
     });
   });
 
-  // When /chat connects, show "connected" in #status, ask for "get_history" with an
-  // acknowledgement and show those messages; on "connect_error" show "refused" in #status
-  // and the server's message (err.message) in #error.
+  // Goal: each time /chat connects, #status says "connected" and the page shows the history; a
+  // refused connect says "refused" in #status and the server's reason in #error.
+  // Constraint: an answer may never come, so never wait for one forever.
+  // (make hint EX=2.7 if you are stuck.)
   // Exercise 2.7: show the history on join and the reason for a refusal.
   // TODO Exercise 2.7: not implemented yet (see lessons/02_namespaces/README.md, "Exercise 2.7").
   console.warn("Exercise 2.7 is not implemented yet");

@@ -19,10 +19,12 @@ const isOlder = (report, than) =>
   (RANK[report.state] === RANK[than.state] && report.percent < than.percent);
 
 function showReport(report) {
-  // Ignore other reports and states older than `shown`. Then remember the report in `shown`
-  // and `lastEventAt`, set #report-progress's value and #report-percent ("40%") from
-  // report.percent, #report-state from report.state, and once it is "done" describe
-  // report.result in #report-result (or its error once it has "failed").
+  // Goal: the page shows the current report's progress (#report-progress, #report-percent as
+  // "40%"), its state (#report-state) and, once done, its result in #report-result (its error
+  // once it has failed).
+  // Constraint: around a resync, events come twice or out of order: never show another report
+  // or step backwards, and keep `shown` and `lastEventAt` current.
+  // (make hint EX=3.5 if you are stuck.)
   // Exercise 3.5: show the report's progress and result on the page.
   // BEGIN SOLUTION
   if (!report || report.report_id !== currentId) return;
@@ -109,9 +111,10 @@ function signIn(token) {
     });
   });
 
-  // When /chat connects, show "connected" in #status, ask for "get_history" with an
-  // acknowledgement and show those messages; on "connect_error" show "refused" in #status
-  // and the server's message (err.message) in #error.
+  // Goal: each time /chat connects, #status says "connected" and the page shows the history; a
+  // refused connect says "refused" in #status and the server's reason in #error.
+  // Constraint: an answer may never come, so never wait for one forever.
+  // (make hint EX=2.7 if you are stuck.)
   // Exercise 2.7: show the history on join and the reason for a refusal.
   // BEGIN SOLUTION
   chat.on("connect", async () => {
@@ -136,9 +139,10 @@ function signIn(token) {
   chat.on("message", showMessage);
   chat.on("error", ({ event, error }) => showError(`${event}: ${error}`));
 
-  // The worker's "progress", "result" and "failed" events reach this page because the server
-  // put this socket in the report's room. On every "connect" (the first and each reconnect),
-  // call watchReport(): events sent while this page was away are gone, the state is not.
+  // Goal: every "progress", "result" and "failed" event of the report is shown, and after every
+  // connect, the first and each reconnect, the page shows the report's state again.
+  // Constraint: events sent while the page was away are gone for good; only the server's state
+  // is not. (make hint EX=3.5 if you are stuck.)
   // Exercise 3.5: listen for the worker's events and resync on every connect.
   // BEGIN SOLUTION
   reports.on("progress", showReport);

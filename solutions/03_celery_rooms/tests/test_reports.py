@@ -7,10 +7,11 @@ its reference app and broken copies of it (lesson text, "Exercise 3.7").
 REPORTS = "/reports"
 
 
-# Write tests with the worker fixture (start_report queues on it, worker.run() builds what was
-# queued) that fail when: the client that started a report does not get its progress and
-# result; a client outside the report's room gets any of its events; a client may watch (and
-# so join the room of) another user's report.
+# Goal: tests that pass on a correct app and fail when: the client that started a report does
+# not get its progress and result; a client outside the report's room gets any of its events; a
+# client may watch (and so join the room of) another user's report.
+# Constraint: no real worker runs; the worker fixture builds what was queued when a test asks it
+# to. (make hint EX=3.7 if you are stuck.)
 # Exercise 3.7: test that a report's events reach its room and nobody else.
 ### BEGIN SOLUTION
 def start_report(client, title="a report"):

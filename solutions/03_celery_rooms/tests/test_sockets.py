@@ -8,10 +8,12 @@ broken copy must make at least one test fail (lesson text, "Exercise 2.9").
 CHAT, NOTIFICATIONS = "/chat", "/notifications"
 
 
-# Write tests (functions named test_...) with the fixtures of conftest.py that fail when: a
-# connect without a token, or with an unknown one, is accepted; send_message is not
-# acknowledged with the stored message's id; a message misses its sender or another client,
-# or carries the wrong sender; a chat message reaches /notifications.
+# Goal: tests (functions named test_...) that pass on a correct app and fail when: a connect
+# without a token, or with an unknown one, is accepted; send_message is not acknowledged with
+# the stored message's id; a message misses its sender or another client, or carries the wrong
+# sender; a chat message reaches /notifications.
+# Constraint: only the fixtures of conftest.py, in this process, no server; a refusal test
+# proves nothing unless a correct client is accepted. (make hint EX=2.9 if you are stuck.)
 # Exercise 2.9: test refusals, acknowledgements, broadcasts and namespaces in process.
 ### BEGIN SOLUTION
 def test_a_connect_without_a_token_is_refused(connect):

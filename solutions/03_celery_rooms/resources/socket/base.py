@@ -90,6 +90,10 @@ class BaseSocket(Namespace):
             # even when announcing the leave raises.
             self.left(user, self.online_count())
         finally:
+            # Goal: once a client is gone, the pooled DB connection its session held is free
+            # again.
+            # Constraint: this runs exactly once per connection, also when announcing the leave
+            # raised. (make hint EX=2.2 if you are stuck.)
             # Exercise 2.2: end this connection's DB session so its pooled connection goes back.
             ### BEGIN SOLUTION
             db.session.remove()

@@ -18,8 +18,10 @@ class ChatNamespace(BaseSocket):
         self.emit("notice", notice, namespace=self.notifications)
 
     def left(self, user: str, online: int) -> None:
-        # Emit "notice" with {"text": "<user> left the chat", "user", "online"} on the
-        # notifications namespace, the way joined() does.
+        # Goal: every client on the notifications namespace gets a "notice" that `user` left the
+        # chat, with the same fields as the notice of joined().
+        # Constraint: nothing of it reaches /chat, although both namespaces share one
+        # connection. (make hint EX=2.6 if you are stuck.)
         # Exercise 2.6: tell everyone on the notifications namespace who left the chat.
         ### BEGIN SOLUTION
         notice = {"text": f"{user} left the chat", "user": user, "online": online}
@@ -29,8 +31,10 @@ class ChatNamespace(BaseSocket):
     def on_send_message(self, data=None):
         text = message_text(data)  # BadPayload becomes an error reply (reply_with_error)
         self.spend("send_message")  # so does RateLimited
-        # Store a Message, emit "message" with message.to_dict() to every client in this
-        # namespace, and acknowledge with {"ok": True, "id": message.id}.
+        # Goal: the message is stored, every client on /chat gets it (the sender too), and the
+        # sender's acknowledgement carries the stored message's id.
+        # Constraint: this namespace object serves every client; who sent the message comes from
+        # this connection alone. (make hint EX=2.3 if you are stuck.)
         # Exercise 2.3: store the message and broadcast it on /chat.
         ### BEGIN SOLUTION
         message = Message(user=self.current_user(), text=text)
@@ -42,7 +46,9 @@ class ChatNamespace(BaseSocket):
 
     def on_get_history(self, data=None):
         limit = history_limit(data)
-        # messages: the last `limit` messages as dicts (to_dict()), oldest first.
+        # Goal: `messages` holds the newest `limit` messages as dicts, oldest first.
+        # Constraint: let the database choose and count them; never load the whole table.
+        # (make hint EX=2.4 if you are stuck.)
         # Exercise 2.4: read the chat history from the database.
         ### BEGIN SOLUTION
         newest_first = select(Message).order_by(Message.id.desc()).limit(limit)

@@ -15,9 +15,10 @@ class ReportsNamespace(BaseSocket):
     def on_start_report(self, data=None):
         title = report_title(data)
         self.spend("start_report")  # RateLimited becomes an error reply, like BadPayload
-        # Store a Report(id=<a new uuid4 string>, user=<this client's user>, title=title) and
-        # commit, join this client to report.room, then queue_report(report). Acknowledge
-        # with {"ok": True, "report": report.to_dict()}.
+        # Goal: the report is recorded (a new random id, this client's user, `title`), the
+        # client is in its room, its task is queued, and the acknowledgement carries the report.
+        # Constraint: no event of the report may come before its starter listens, and a watcher
+        # must be able to find it. (make hint EX=3.1 if you are stuck.)
         # Exercise 3.1: record the report, join its room, then queue the task.
         ### BEGIN SOLUTION
         report = Report(id=str(uuid.uuid4()), user=self.current_user(), title=title)
@@ -30,9 +31,10 @@ class ReportsNamespace(BaseSocket):
 
     def on_watch(self, data=None):
         wanted = report_id(data)
-        # Look the report up; refuse (BadPayload) one that does not exist or belongs to someone
-        # else, with the same message for both. Join its room, THEN read its state again
-        # (db.session.refresh), so that `report` below is the state after joining.
+        # Goal: the report's owner is in its room, and `report` holds its state as it is now;
+        # anyone else is refused, and cannot tell a missing report from somebody else's.
+        # Constraint: the worker goes on while this runs; no event may fall between the state
+        # answered and the events received next. (make hint EX=3.4 if you are stuck.)
         # Exercise 3.4: authorize the watcher, join the room, answer with the current state.
         ### BEGIN SOLUTION
         report = db.session.get(Report, wanted)
