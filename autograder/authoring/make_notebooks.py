@@ -6,6 +6,8 @@ A lesson's workbook is built from two things, so nothing in it can drift:
   first check visible and the rest hidden from students;
 - solutions/NN_name/: every file, written by one ``%%writefile`` cell each (files with this
   lesson's solution regions become nbgrader solution cells, the others are locked).
+A bug hunt's defect is not in the source notebook: generate_assignment puts it into the
+release (nbgrader_preprocessors.py), and its exercise gets a hand-graded "the cause" answer.
 """
 
 from __future__ import annotations
@@ -133,6 +135,27 @@ def test_cell(lesson: LessonManifest, exercise: Exercise) -> nbformat.NotebookNo
     return _code("\n".join(lines), grade_id, grade=True, locked=True, points=exercise.points)
 
 
+def cause_cells(exercise: Exercise) -> list[nbformat.NotebookNode]:
+    """The hand-graded sentence a bug hunt asks for, next to its test cell."""
+    prompt = (
+        f"### Exercise {exercise.id}: the cause, in one sentence (graded by your instructor)\n\n"
+        "Once the cell above passes: what was wrong in the code you were given, and why did it "
+        "give the symptom the lesson text describes? One sentence, naming the file and setting "
+        "or line you changed."
+    )
+    grade_id = "cause_" + exercise.id.replace(".", "_")
+    return [
+        _markdown(prompt, f"about_{grade_id}"),
+        _markdown(
+            exercise.cause["answer"],
+            grade_id,
+            solution=True,
+            grade=True,
+            points=int(exercise.cause.get("points", 1)),
+        ),
+    ]
+
+
 def build_notebook(stage: str) -> nbformat.NotebookNode:
     lesson = load_manifest(stage[:2])
     spec = lesson.notebook
@@ -179,6 +202,8 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
     )
     for exercise in lesson.exercises:
         cells.append(test_cell(lesson, exercise))
+        if exercise.cause:
+            cells.extend(cause_cells(exercise))
 
     question = spec["question"]
     cells.append(_markdown(question["prompt"], "question"))
