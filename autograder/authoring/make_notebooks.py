@@ -22,6 +22,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ..manifest import Exercise, LessonManifest, all_manifests, load_manifest
 from ..paths import COURSE_ROOT, NOTEBOOKS, SOLUTIONS, source_files
+from .bugs import bug_of
 from .regions import find_regions, only_own_markers
 
 SOURCE = NOTEBOOKS / "source"
@@ -76,8 +77,11 @@ def _grade_id(relative: Path) -> str:
     return "write_" + re.sub(r"[^A-Za-z0-9]+", "_", str(relative)).strip("_")
 
 
-def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
-    """The markdown note and the %%writefile cell for one solution file."""
+def file_cells(
+    stage: str, relative: Path, text: str, hunted: bool = False
+) -> tuple[list, set[str]]:
+    """The markdown note and the %%writefile cell for one solution file (editable when it has
+    regions, or when it is ``hunted``: the lesson's bug hunt puts its defect there)."""
     if text and not text.endswith("\n"):
         raise SpecError(f"solutions/{stage}/{relative}: end the file with a newline")
     text = only_own_markers(text, str(relative), stage[:2])
@@ -91,6 +95,9 @@ def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
             f"### `{target}`\n\nYour exercises in this file (the lesson text, "
             f"`lessons/{stage}/README.md`, has a section for each):\n\n{todo}"
         )
+        cell = _code(source, grade_id, solution=True)
+    elif hunted:
+        note = f"### `{target}`\n\nGiven, and yours to change if you find a reason to."
         cell = _code(source, grade_id, solution=True)
     else:
         note = f"### `{target}`\n\nGiven: run this cell as it is."
@@ -178,12 +185,14 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
         _code(setup, "setup", locked=True),
     ]
     exercises_in_files: set[str] = set()
+    bug = bug_of(lesson.number)
     for relative in files:
         try:
             text = (solution_dir / relative).read_text()
         except UnicodeDecodeError as error:
             raise SpecError(f"solutions/{stage}/{relative}: not a text file") from error
-        new_cells, exercises = file_cells(stage, relative, text)
+        hunted = bug is not None and relative.as_posix() in bug.files
+        new_cells, exercises = file_cells(stage, relative, text, hunted)
         cells.extend(new_cells)
         exercises_in_files |= exercises
 
