@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ..manifest import load_manifest
+from ..manifest import ManifestError, load_manifest
 from ..paths import COURSE_ROOT
 
 HUNK_HEADER = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
@@ -112,7 +112,10 @@ def with_bug(stage: str, relative: str, text: str, solved: set[str] | None = Non
     """``text`` of ``stage``'s file ``relative`` as the student gets it: with the lesson's defect,
     unless its hunt is ``solved`` (a stage that is not the course's own, a test's, has none)."""
     number = stage[:2]
-    bug = bug_of(number) if load_manifest(number).stage == stage else None
+    try:
+        bug = bug_of(number) if load_manifest(number).stage == stage else None
+    except ManifestError:  # no lesson of that number at all
+        bug = None
     if bug is None or (solved is not None and bug.exercise in solved):
         return text
     return bug.apply(relative, text)
