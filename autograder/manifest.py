@@ -30,6 +30,10 @@ class Exercise:
     depends_on: tuple[str, ...]
     hints: tuple[str, ...]
     checks: tuple[tuple[str, int], ...]  # (check name, points), in grading order
+    # A bug hunt (authoring/bugs.py): the patch that puts the defect in, and the cause in one
+    # sentence that the workbook asks for ({"points": N, "answer": "..."}), graded by hand.
+    bug: str = ""
+    cause: dict | None = None
 
     @property
     def points(self) -> int:
@@ -87,6 +91,8 @@ def _exercise(raw: dict, number: str, where: str) -> Exercise:
         if not raw.get(key):
             raise ManifestError(f"{where}: exercise {exercise_id} has no {key}")
     checks = tuple((str(name), int(points)) for name, points in raw["checks"].items())
+    if raw.get("bug") and not (raw.get("cause") or {}).get("answer"):
+        raise ManifestError(f"{where}: bug hunt {exercise_id} has no cause.answer")
     if any(points <= 0 for _, points in checks):
         raise ManifestError(f"{where}: exercise {exercise_id} has a check worth no points")
     return Exercise(
@@ -96,6 +102,8 @@ def _exercise(raw: dict, number: str, where: str) -> Exercise:
         depends_on=tuple(raw.get("depends_on", ())),
         hints=tuple(str(hint).strip() for hint in raw["hints"]),
         checks=checks,
+        bug=str(raw.get("bug", "")),
+        cause=raw.get("cause"),
     )
 
 

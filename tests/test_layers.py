@@ -25,7 +25,7 @@ FLOORS = {
         "broken_variants",
     },
     1: {"containment", "websocket_frames"},
-    2: {"harness", "readiness", "feedback", "swarm", "authoring.regions"},
+    2: {"harness", "readiness", "feedback", "swarm", "authoring.regions", "authoring.bugs"},
     3: {
         "services",
         "production",

@@ -19,6 +19,7 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
 from autograder.authoring import make_notebooks
+from autograder.authoring.bugs import bug_of
 from autograder.authoring.nbgrader_preprocessors import ClearSolutionsInWrittenFiles
 from autograder.authoring.regions import find_regions, only_own_markers
 from autograder.checks import load_checks
@@ -118,7 +119,11 @@ def test_nbgrader_metadata_is_valid(source_notebook):
             assert meta["solution"] != meta["locked"], f"{cell.id}: editable xor locked"
         if target is not None:
             has_regions = bool(find_regions(writefile_body(cell.source), target))
-            assert meta["solution"] == has_regions, f"{target}: solution cell iff it has regions"
+            bug = bug_of(stage[:2])  # the file of a bug hunt's defect is editable too
+            hunted = bug is not None and target.removeprefix("app/") in bug.files
+            assert meta["solution"] == (has_regions or hunted), (
+                f"{target}: solution cell iff it has regions or a bug hunt's defect"
+            )
         if meta.get("grade") and cell.cell_type == "code":
             assert "### BEGIN HIDDEN TESTS" in cell.source, f"{cell.id} has no hidden tests"
     written = [

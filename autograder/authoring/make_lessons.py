@@ -1,8 +1,9 @@
 """Generate lessons/NN from solutions/NN: `python -m autograder.authoring.make_lessons [--check]`.
 
 Every solution region of the lesson becomes a stub that names its exercise; earlier lessons'
-markers are dropped, their code kept. The lesson text, lessons/NN/README.md, is hand-written
-except for its exercise table, which comes from the manifest (exercise_tables.py).
+markers are dropped, their code kept. A lesson with a bug hunt gets its defect first (bugs.py).
+The lesson text, lessons/NN/README.md, is hand-written except for its exercise table, which
+comes from the manifest (exercise_tables.py).
 """
 
 import argparse
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..paths import COURSE_ROOT, LESSONS, SOLUTIONS, source_files
+from .bugs import with_bug
 from .exercise_tables import TableError, stale_documents, write_documents
 from .regions import RegionError, make_starter
 
@@ -27,7 +29,9 @@ def expected_lesson(solution_dir: Path) -> dict[Path, bytes]:
         except UnicodeDecodeError:
             files[relative] = data
             continue
-        files[relative] = make_starter(text, str(relative), readme, solution_dir.name[:2]).encode()
+        number = solution_dir.name[:2]
+        text = with_bug(solution_dir.name, str(relative), text)
+        files[relative] = make_starter(text, str(relative), readme, number).encode()
     return files
 
 

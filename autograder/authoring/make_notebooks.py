@@ -6,6 +6,8 @@ A lesson's workbook is built from two things, so nothing in it can drift:
   first check visible and the rest hidden from students;
 - solutions/NN_name/: every file, written by one ``%%writefile`` cell each (files with this
   lesson's solution regions become nbgrader solution cells, the others are locked).
+A bug hunt's defect is not in the source notebook: generate_assignment puts it into the
+release (nbgrader_preprocessors.py), and its exercise gets a hand-graded "the cause" answer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ..manifest import Exercise, LessonManifest, all_manifests, load_manifest
 from ..paths import COURSE_ROOT, NOTEBOOKS, SOLUTIONS, source_files
+from .bugs import bug_of
 from .regions import find_regions, only_own_markers
 
 SOURCE = NOTEBOOKS / "source"
@@ -74,8 +77,11 @@ def _grade_id(relative: Path) -> str:
     return "write_" + re.sub(r"[^A-Za-z0-9]+", "_", str(relative)).strip("_")
 
 
-def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
-    """The markdown note and the %%writefile cell for one solution file."""
+def file_cells(
+    stage: str, relative: Path, text: str, hunted: bool = False
+) -> tuple[list, set[str]]:
+    """The markdown note and the %%writefile cell for one solution file (editable when it has
+    regions, or when it is ``hunted``: the lesson's bug hunt puts its defect there)."""
     if text and not text.endswith("\n"):
         raise SpecError(f"solutions/{stage}/{relative}: end the file with a newline")
     text = only_own_markers(text, str(relative), stage[:2])
@@ -89,6 +95,9 @@ def file_cells(stage: str, relative: Path, text: str) -> tuple[list, set[str]]:
             f"### `{target}`\n\nYour exercises in this file (the lesson text, "
             f"`lessons/{stage}/README.md`, has a section for each):\n\n{todo}"
         )
+        cell = _code(source, grade_id, solution=True)
+    elif hunted:
+        note = f"### `{target}`\n\nGiven, and yours to change if you find a reason to."
         cell = _code(source, grade_id, solution=True)
     else:
         note = f"### `{target}`\n\nGiven: run this cell as it is."
@@ -133,6 +142,27 @@ def test_cell(lesson: LessonManifest, exercise: Exercise) -> nbformat.NotebookNo
     return _code("\n".join(lines), grade_id, grade=True, locked=True, points=exercise.points)
 
 
+def cause_cells(exercise: Exercise) -> list[nbformat.NotebookNode]:
+    """The hand-graded sentence a bug hunt asks for, next to its test cell."""
+    prompt = (
+        f"### Exercise {exercise.id}: the cause, in one sentence (graded by your instructor)\n\n"
+        "Once the cell above passes: what was wrong in the code you were given, and why did it "
+        "give the symptom the lesson text describes? One sentence, naming the file and setting "
+        "or line you changed."
+    )
+    grade_id = "cause_" + exercise.id.replace(".", "_")
+    return [
+        _markdown(prompt, f"about_{grade_id}"),
+        _markdown(
+            exercise.cause["answer"],
+            grade_id,
+            solution=True,
+            grade=True,
+            points=int(exercise.cause.get("points", 1)),
+        ),
+    ]
+
+
 def build_notebook(stage: str) -> nbformat.NotebookNode:
     lesson = load_manifest(stage[:2])
     spec = lesson.notebook
@@ -155,12 +185,14 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
         _code(setup, "setup", locked=True),
     ]
     exercises_in_files: set[str] = set()
+    bug = bug_of(lesson.number)
     for relative in files:
         try:
             text = (solution_dir / relative).read_text()
         except UnicodeDecodeError as error:
             raise SpecError(f"solutions/{stage}/{relative}: not a text file") from error
-        new_cells, exercises = file_cells(stage, relative, text)
+        hunted = bug is not None and relative.as_posix() in bug.files
+        new_cells, exercises = file_cells(stage, relative, text, hunted)
         cells.extend(new_cells)
         exercises_in_files |= exercises
 
@@ -179,6 +211,8 @@ def build_notebook(stage: str) -> nbformat.NotebookNode:
     )
     for exercise in lesson.exercises:
         cells.append(test_cell(lesson, exercise))
+        if exercise.cause:
+            cells.extend(cause_cells(exercise))
 
     question = spec["question"]
     cells.append(_markdown(question["prompt"], "question"))

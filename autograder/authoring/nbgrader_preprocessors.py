@@ -4,7 +4,8 @@ nbgrader's ClearSolutions swaps a solution region for the kernel's stub
 (``raise NotImplementedError()``), which is wrong inside a JavaScript, HTML or CSS file.
 Here a ``%%writefile`` cell gets the same stubs as the lessons/ starter
 (autograder.regions.make_starter): Python raises a NotImplementedError that names the
-exercise, JavaScript gets a ``// TODO Exercise N.M`` comment. Other cells are left to nbgrader.
+exercise, JavaScript gets a ``// TODO Exercise N.M`` comment, and a lesson's bug hunt puts its
+defect in first (bugs.py), as make_lessons does. Other cells are left to nbgrader.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, OverwriteCells
 
 from ..workbook import writefile_target
+from .bugs import with_bug
+from .make_notebooks import APP_FOLDER
 from .regions import make_starter
 
 
@@ -30,7 +33,9 @@ class ClearSolutionsInWrittenFiles(ClearSolutions):
             return super()._replace_solution_region(cell, language)
         header, _, body = cell.source.partition("\n")
         lesson_text = f"lessons/{self._assignment}/README.md"
-        starter = make_starter(body, target, lesson_text)
+        relative = target.removeprefix(f"{APP_FOLDER}/")
+        buggy = with_bug(self._assignment, relative, body) if self._assignment else body
+        starter = make_starter(buggy, target, lesson_text)
         cell.source = f"{header}\n{starter}"
         return starter != body
 

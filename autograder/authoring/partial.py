@@ -1,7 +1,8 @@
 """A stage part-way through its lesson: some exercises solved, the rest left as the starter's
 stubs. `python -m autograder.authoring.partial 02 OUT --solved 2.1,2.3`
 
-This is what a student who has done only those exercises hands in; the partial-credit test
+This is what a student who has done only those exercises hands in (with the lesson's bug-hunt
+defect unless its exercise is among them); the partial-credit test
 (tests/test_partial_credit.py) grades such copies to show that one exercise's stub does not
 cost the points of another.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..manifest import load_manifest
 from ..paths import SOLUTIONS, source_files, stage_dir_name
+from .bugs import with_bug
 from .regions import make_partial
 
 
@@ -31,6 +33,7 @@ def write_partial(number: str, solved: set[str], out: Path, solutions_root: Path
         except UnicodeDecodeError:
             target.write_bytes(data)
             continue
+        text = with_bug(stage, str(relative), text, solved)
         target.write_text(make_partial(text, str(relative), readme, stage[:2], solved))
     return out
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from urllib.parse import urlsplit
+
+import requests
 
 from .. import settings
 from ..browser import expect_text, page_sleep
@@ -259,3 +262,27 @@ def page_shows_messages_and_user_count(ctx: Context) -> None:
         )
     page.click("#echo-button")
     expect_text(page, "#echo", "echo: hello", sent=f'{opened}; click "send() an echo"')
+
+
+# -- 1.6 bug hunt: the stage is handed out with one defect (course/bugs/01_basics.patch) -----
+@CHECKS.check(
+    "1.6",
+    "the chat opened at http://localhost:PORT connects, as at http://127.0.0.1:PORT",
+    hint="Open the chat at http://localhost:PORT and read why its socket.io request is refused: "
+    "the browser's network panel (Response tab), or troubleshooting/run_logged.py's log (README, "
+    '"When it doesn\'t work", "The three common 400s").',
+)
+def page_at_localhost_connects(ctx: Context) -> None:
+    port = urlsplit(ctx.url).port
+    page = f"http://localhost:{port}"
+    handshake = f"{ctx.url}/socket.io/?EIO=4&transport=polling"
+    # What the browser sends for the page at localhost (the server is the same one).
+    headers = {"Host": f"localhost:{port}", "Origin": page}
+    answered = requests.get(handshake, headers=headers, timeout=5)
+    if answered.status_code != 200:
+        raise CheckFailed(
+            f"a user who opens the chat at {page}/ never gets connected",
+            sent=f"the page's Engine.IO handshake: GET {handshake} with Origin: {page}",
+            expected="HTTP 200 and a session id, as the same page gets at 127.0.0.1",
+            received=f"HTTP {answered.status_code}",
+        )

@@ -760,3 +760,43 @@ for _variant in VARIANTS[CHECKS.number]:
         hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
         time_scale=2.0,
     )(variant_check(CHECKS.number, YOUR_TESTS, _variant))
+
+
+# -- 2.10 bug hunt: the stage is handed out with one defect (course/bugs/02_namespaces.patch) --
+def _notice_of(probe, user: str, sent: str, expected: str) -> dict:
+    return probe.expect(
+        "notice",
+        namespace=NOTIFICATIONS,
+        where=lambda d: isinstance(d, dict) and d.get("user") == user,
+        sent=sent,
+        expected=expected,
+    )
+
+
+@CHECKS.check(
+    "2.10",
+    "the online count counts people: a second tab of the same user adds nobody",
+    hint="Open the page as bob, then as alice in two tabs, and read the online count in each "
+    '"notice" and "welcome" in the event inspector (or in the network panel\'s frames): is '
+    "the number wrong on the page, or already in what the server sent?",
+)
+def online_count_counts_people(ctx: Context) -> None:
+    bob = chat_client(ctx, "bob", namespaces=(NOTIFICATIONS,))
+    tabs = [
+        ctx.client(f"alice's tab {n}", namespaces=[CHAT], auth={"token": TOKENS["alice"]})
+        for n in (1, 2)
+    ]
+    tabs[0].connect()
+    sent = "bob listens on /notifications; alice opens the chat in one tab"
+    first = _notice_of(bob, "alice", sent, '"notice": "alice joined the chat" with "online"')
+    tabs[1].connect()
+    sent += ", then in a second tab"
+    second = _notice_of(bob, "alice", sent, 'a "notice" for alice\'s second tab')
+    if second.get("online") != first.get("online"):
+        raise CheckFailed(
+            f"alice's second tab changed the online count from {first.get('online')} to "
+            f"{second.get('online')}: one person, counted as two",
+            sent=sent,
+            expected=f'"online": {first.get("online")} in both notices (the same people)',
+            received=[first, second],
+        )

@@ -815,3 +815,39 @@ for _variant in VARIANTS[CHECKS.number]:
         hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
         time_scale=2.0,
     )(variant_check(CHECKS.number, YOUR_TESTS, _variant))
+
+
+# -- 3.8 bug hunt: the stage is handed out with one defect (course/bugs/03_celery_rooms.patch) --
+@CHECKS.check(
+    "3.8",
+    "a chat message reaches a client connected to a second web server",
+    hint="Start a second web process on the same REDIS_URL, sign in on each, and chat while "
+    "troubleshooting/watch_emits.sh runs: compare what reaches Redis for a chat message with "
+    "what reaches it for a report's progress (README, \"Watch the queue: did the worker "
+    'publish?").',
+)
+def chat_reaches_a_second_server(ctx: Context) -> None:
+    second_url = start_second_server(ctx.side_processes(), ctx.stack)
+    alice = ctx.client("alice on server A", namespaces=[CHAT], auth={"token": TOKENS["alice"]})
+    bob = ctx.client(
+        "bob on server B", url=second_url, namespaces=[CHAT], auth={"token": TOKENS["bob"]}
+    )
+    alice.connect()
+    bob.connect()
+    text = f"hello across servers {uuid.uuid4().hex[:6]}"
+    sent = f'alice, on server A, emits "send_message" on {CHAT} with {{"text": "{text}"}}'
+    alice.call("send_message", {"text": text}, namespace=CHAT)
+    alice.expect(
+        "message",
+        namespace=CHAT,
+        where=lambda d: isinstance(d, dict) and d.get("text") == text,
+        sent=sent,
+        expected="alice, on the same server, receives her message",
+    )
+    bob.expect(
+        "message",
+        namespace=CHAT,
+        where=lambda d: isinstance(d, dict) and d.get("text") == text,
+        sent=sent + f"; bob is connected to server B ({second_url}), on the same Redis",
+        expected=f'bob receives "message" on {CHAT} with the text, as he would on server A',
+    )

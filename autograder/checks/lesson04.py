@@ -820,3 +820,58 @@ def slow_work_leaves_other_clients_served(ctx: Context) -> None:
             received=f"{len(waits)} answered during the work, waiting {shown or 'nothing'}: "
             "the worker served nobody else until the statistics were done",
         )
+
+
+# -- 4.7 bug hunt: the stage is handed out with one defect (course/bugs/04_production.patch) --
+PRODUCTION_PING_INTERVAL = 25  # config.py's default: what make run and a deployment use
+IDLE_SECONDS = 28.0  # a quiet chat: longer than a ping interval, far below nginx's default 60 s
+
+
+@CHECKS.check(
+    "4.7",
+    "a quiet client stays connected through nginx, with the production ping interval",
+    hint="Open the page through nginx (make run) and leave it alone for a minute with the "
+    "network panel open; then do the same on an instance's own address. Compare when and how "
+    'the websocket ends (README, "When it doesn\'t work").',
+    time_scale=2.5,
+)
+def a_quiet_client_stays_connected_behind_nginx(ctx: Context) -> None:
+    scope = ctx.side_processes()
+    instance, _ = start_instance(
+        scope, ctx.stack, "web-production-ping", PING_INTERVAL=str(PRODUCTION_PING_INTERVAL)
+    )
+    try:
+        url, _ = start_nginx(scope, ctx.stage_dir, [instance], True, "nginx-quiet")
+    except StartError as error:
+        raise CheckFailed(
+            "nginx did not start with the site file as written",
+            sent="nginx with deploy/nginx/socketio.conf in front of one instance",
+            expected="nginx serves",
+            received=str(error),
+        ) from error
+    probe = ctx.client("a quiet client", url=url, namespaces=[CHAT], auth={"token": TOKENS["bob"]})
+    probe.sio.eio.websocket_extra_options = {"origin": ctx.url}  # an allowed page's Origin
+    probe.connect()
+    sent = (
+        f"a client connects through nginx ({url}) over websocket to an instance with "
+        f"PING_INTERVAL={PRODUCTION_PING_INTERVAL}, then sends nothing for {IDLE_SECONDS:.0f} s"
+    )
+    started = time.monotonic()
+    if poll_until(lambda: not probe.sio.connected, IDLE_SECONDS, interval=0.5):
+        raise CheckFailed(
+            f"the quiet client was disconnected after {time.monotonic() - started:.0f} s, "
+            "although neither it nor the app closed the connection",
+            sent=sent,
+            expected=f"still connected after {IDLE_SECONDS:.0f} s: the app pings every "
+            f"{PRODUCTION_PING_INTERVAL} s, and that traffic keeps the connection alive",
+            received="the connection closed under the client",
+        )
+    text = f"still here {uuid.uuid4().hex[:6]}"
+    probe.call("send_message", {"text": text}, namespace=CHAT)
+    probe.expect(
+        "message",
+        namespace=CHAT,
+        where=lambda data: isinstance(data, dict) and data.get("text") == text,
+        sent=sent + ", then sends a chat message",
+        expected="its own message back over the same connection",
+    )

@@ -17,7 +17,12 @@ app = Flask(__name__)
 app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY", "dev-only-not-a-secret")
 
 # async_mode is explicit: auto-detection would pick gevent whenever it is installed.
-socketio = SocketIO(app, async_mode="threading")
+# Only the chat's own page may open a connection.
+socketio = SocketIO(
+    app,
+    async_mode="threading",
+    cors_allowed_origins=f"http://127.0.0.1:{os.environ.get('PORT', '5000')}",
+)
 
 # Who is connected. Handlers run in several threads, so the set has a lock.
 connected_sids: set[str] = set()

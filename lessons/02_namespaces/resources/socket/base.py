@@ -8,7 +8,7 @@ from extensions import db
 from flask import request
 from flask_socketio import Namespace
 from models import Presence
-from sqlalchemy import delete, distinct, func, select
+from sqlalchemy import delete, func, select
 
 # python-socketio calls these for the connection itself; a client may not emit them.
 LIFECYCLE_EVENTS = ("connect", "disconnect")
@@ -101,7 +101,7 @@ class BaseSocket(Namespace):
 
     def online_count(self, namespace: str | None = None) -> int:
         """How many users are on ``namespace`` (this one by default), on every instance."""
-        users_here = select(func.count(distinct(Presence.user))).where(
+        users_here = select(func.count(Presence.user)).where(
             Presence.namespace == (namespace or self.namespace)
         )
         return db.session.scalar(users_here)

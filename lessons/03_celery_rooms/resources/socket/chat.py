@@ -1,6 +1,6 @@
 """The /chat namespace: messages stored in the database, with a history for late joiners."""
 
-from extensions import db
+from extensions import db, socketio
 from models import Message
 from sqlalchemy import select
 from validation import history_limit, message_text
@@ -35,7 +35,8 @@ class ChatNamespace(BaseSocket):
         message = Message(user=self.current_user(), text=text)
         db.session.add(message)
         db.session.commit()
-        self.emit("message", message.to_dict())
+        # Straight to this process's clients: a chat message needs no worker, so no queue.
+        socketio.emit("message", message.to_dict(), namespace=self.namespace, ignore_queue=True)
         return {"ok": True, "id": message.id}
 
     def on_get_history(self, data=None):
