@@ -238,8 +238,9 @@ def test_a_hanging_app_is_stopped_and_nothing_is_left_running(tmp_path):
         "connect_announces_user_count",
         AUTOGRADER_VERDICT_TIME_LIMIT="3",
     )
-    assert done.returncode == 1 and done.stderr == ""
-    assert "did not finish within 3 s" in done.stdout
+    shown = f"exit code {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert done.returncode == 1 and done.stderr == "", shown
+    assert "did not finish within 3 s" in done.stdout, shown
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert psutil.wait_procs(left, timeout=5)[1] == [], f"left running: {left}"
 
