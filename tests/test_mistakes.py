@@ -78,8 +78,26 @@ def test_every_case_is_well_formed_and_applies(path, tmp_path):
     ), "the patch changes nothing"
 
 
+def graded_cases() -> list:
+    """Every case; one whose header says `# known gap: <why>` is caught only some of the time,
+    so it is expected to fail (not strict) until its check is fixed: it stays visible."""
+    cases = []
+    for path in all_cases():
+        gap = next(
+            (
+                line.partition(":")[2].strip()
+                for line in path.read_text().splitlines()
+                if line.startswith("# known gap:")
+            ),
+            None,
+        )
+        marks = [pytest.mark.xfail(reason=gap, strict=False)] if gap else []
+        cases.append(pytest.param(path, marks=marks, id=f"{path.parent.name[:2]}-{path.stem}"))
+    return cases
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", all_cases(), ids=lambda p: f"{p.parent.name[:2]}-{p.stem}")
+@pytest.mark.parametrize("path", graded_cases())
 def test_the_mistake_is_caught_by_its_check(path, grader, tmp_path):
     case = read_case(path)
     copy = apply_case(case, tmp_path / case.stage)
