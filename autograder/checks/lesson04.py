@@ -74,6 +74,20 @@ def client(ctx: Context, user: str, url: str, namespaces: list[str], name: str) 
         ) from error
 
 
+def start_site_nginx(scope, stage_dir: Path, upstreams: list, name: str, sent: str) -> str:
+    """nginx with the student's own site file (sticky as written): its URL, or a failure."""
+    try:
+        url, _ = start_nginx(scope, stage_dir, upstreams, True, name)
+    except StartError as error:
+        raise CheckFailed(
+            "nginx did not start with the site file as written",
+            sent=sent,
+            expected="nginx serves",
+            received=str(error),
+        ) from error
+    return url
+
+
 @contextlib.contextmanager
 def paused_worker(master: ManagedProcess, reported_pid: str):
     """SIGSTOP the gunicorn worker whose pid a client was told, for the block; only a child of
@@ -417,15 +431,13 @@ def run_gevent_serves_on_gevent(ctx: Context) -> None:
 )
 def sticky_site_keeps_polling_sessions(ctx: Context) -> None:
     upstreams = [instance.url for instance in ctx.stack.instances]
-    try:
-        url, _ = start_nginx(ctx.side_processes(), ctx.stage_dir, upstreams, True, "nginx-sticky")
-    except StartError as error:
-        raise CheckFailed(
-            "nginx did not start with the site file as written",
-            sent="nginx with deploy/nginx/socketio.conf (ip_hash as written), two instances",
-            expected="nginx serves",
-            received=str(error),
-        ) from error
+    url = start_site_nginx(
+        ctx.side_processes(),
+        ctx.stage_dir,
+        upstreams,
+        "nginx-sticky",
+        "nginx with deploy/nginx/socketio.conf (ip_hash as written), two instances",
+    )
     sent = (
         f"3 clients with the default transports (long-polling, then the upgrade to websocket) "
         f"connect through nginx ({url}, the site as written, two instances)"
@@ -874,15 +886,13 @@ def a_quiet_client_stays_connected_behind_nginx(ctx: Context) -> None:
     instance, _ = start_instance(
         scope, ctx.stack, "web-production-ping", PING_INTERVAL=str(PRODUCTION_PING_INTERVAL)
     )
-    try:
-        url, _ = start_nginx(scope, ctx.stage_dir, [instance], True, "nginx-quiet")
-    except StartError as error:
-        raise CheckFailed(
-            "nginx did not start with the site file as written",
-            sent="nginx with deploy/nginx/socketio.conf in front of one instance",
-            expected="nginx serves",
-            received=str(error),
-        ) from error
+    url = start_site_nginx(
+        scope,
+        ctx.stage_dir,
+        [instance],
+        "nginx-quiet",
+        "nginx with deploy/nginx/socketio.conf in front of one instance",
+    )
     probe = ctx.client("a quiet client", url=url, namespaces=[CHAT], auth={"token": TOKENS["bob"]})
     probe.sio.eio.websocket_extra_options = {"origin": ctx.url}  # an allowed page's Origin
     probe.connect()
