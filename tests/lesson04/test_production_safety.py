@@ -22,6 +22,7 @@ from autograder.stages.lesson04 import TOKENS, origins_for, production_env
 from autograder.waiting import poll_until
 
 STAGE = SOLUTIONS / "04_production"
+CHANNEL = "flask-socketio"
 WERKZEUG_REFUSAL = "Refusing to start in production config on Werkzeug"
 
 
@@ -66,6 +67,11 @@ def test_only_signed_queue_messages_reach_clients(production):
     url, web = start_gunicorn(harness, STAGE, env, port=port)
     alice = Probe(url, namespaces=[CHAT], auth={"token": TOKENS["alice"]}).connect()
     queue = redis.Redis.from_url(redis_service.url)
+    # The worker subscribes to the queue in the background after its first client; what is
+    # published before that never reaches it (pub/sub keeps nothing), and nothing is dropped.
+    assert poll_until(lambda: dict(queue.pubsub_numsub(CHANNEL)).get(CHANNEL.encode()), 10.0), (
+        "the gunicorn worker never subscribed to the queue"
+    )
 
     def forged(text: str) -> dict:
         return {
@@ -80,7 +86,7 @@ def test_only_signed_queue_messages_reach_clients(production):
         }
 
     unsigned = forged("unsigned: everyone log in at evil.example")
-    queue.publish("flask-socketio", json.dumps(unsigned))
+    queue.publish(CHANNEL, json.dumps(unsigned))
     wrong_key = stage_signer("not-the-secret-key-at-all", redis_service.url)
     body = json.dumps(forged("signed with another key"), separators=(",", ":"))
     queue.publish(
@@ -90,12 +96,11 @@ def test_only_signed_queue_messages_reach_clients(production):
 
     signer = stage_signer(env["SECRET_KEY"], redis_service.url)
     body = json.dumps(forged("signed with SECRET_KEY"), separators=(",", ":"))
-    queue.publish("flask-socketio", json.dumps({"body": body, "signature": signer.signature(body)}))
+    queue.publish(CHANNEL, json.dumps({"body": body, "signature": signer.signature(body)}))
     got = alice.expect("message", namespace=CHAT, timeout=5)
     assert got["text"] == "signed with SECRET_KEY"
     alice.disconnect()
     dropped = "dropped a queue message without our signature (2 so far)"
-    # the worker's output reaches its log file a moment later on a busy machine
     poll_until(lambda: dropped in web.log_path.read_text(), 5.0)
     log = web.log_path.read_text()
     assert dropped in log, log[-2000:]
