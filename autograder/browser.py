@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -88,6 +89,58 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+# Engine.IO opens its upgrade WebSocket while the namespace CONNECT is still under way over
+# polling, and python-engineio holds every packet, the CONNECT ack too, once that WebSocket
+# reaches it: so "connect" may fire after the upgrade, and the transport seen there varies.
+# This stand-in creates the page's real WebSocket only once the page shows it is connected
+# (or after HOLD_MS), so "connect" always sees polling and only the upgrade can show websocket.
+_HOLD_WEBSOCKET = """
+(() => {
+  const Real = window.WebSocket;
+  const SELECTOR = %(selector)s, TEXT = %(text)s, HOLD_MS = %(hold_ms)d;
+  const shown = () => {
+    const element = document.querySelector(SELECTOR);
+    return element !== null && element.textContent.trim() === TEXT;
+  };
+  class HeldWebSocket {
+    constructor(url, protocols) {
+      Object.assign(this, { url, binaryType: "blob", readyState: 0, real: null, closed: false });
+      this.onopen = this.onclose = this.onmessage = this.onerror = null;
+      const started = Date.now();
+      const open = () => {
+        if (this.closed) return;
+        if (!shown() && Date.now() - started < HOLD_MS) return setTimeout(open, 20);
+        const ws = protocols ? new Real(url, protocols) : new Real(url);
+        ws.binaryType = this.binaryType;
+        ws.onopen = (event) => { this.readyState = 1; if (this.onopen) this.onopen(event); };
+        ws.onclose = (event) => { this.readyState = 3; if (this.onclose) this.onclose(event); };
+        ws.onmessage = (event) => { if (this.onmessage) this.onmessage(event); };
+        ws.onerror = (event) => { if (this.onerror) this.onerror(event); };
+        this.real = ws;
+      };
+      open();
+    }
+    send(data) { this.real.send(data); }
+    close(code, reason) {
+      this.closed = true;
+      if (this.real) this.real.close(code, reason);
+    }
+  }
+  Object.assign(HeldWebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = HeldWebSocket;
+})();
+"""
+
+
+def hold_websocket_until(page, selector: str, text: str, at_most: float = 3.0) -> None:
+    """Make the page's WebSockets wait until ``selector`` reads ``text`` (at most ``at_most``
+    seconds) before they reach the server. Call before the page loads."""
+    page.add_init_script(
+        _HOLD_WEBSOCKET
+        % {"selector": json.dumps(selector), "text": json.dumps(text), "hold_ms": at_most * 1000}
+    )
 
 
 def page_sleep(page):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import settings
-from ..browser import expect_text, page_sleep
+from ..browser import expect_text, hold_websocket_until, page_sleep
 from ..context import CheckContext
 from ..failures import CheckFailed
 from ..stages import Stack
@@ -197,9 +197,16 @@ def send_echoes_to_sender_only(ctx: Context) -> None:
 )
 def page_shows_status_and_transport(ctx: Context) -> None:
     page = ctx.browser().new_page()
+    hold_websocket_until(page, "#status", "connected")
     page.goto(ctx.url + "/")
-    expect_text(page, "#status", "connected", sent=f"open {ctx.url}/ in Chromium")
-    expect_text(page, "#transport", "websocket", sent=f"open {ctx.url}/ in Chromium")
+    opened = f"open {ctx.url}/ in Chromium"
+    expect_text(page, "#status", "connected", sent=opened)
+    expect_text(
+        page,
+        "#transport",
+        "websocket",
+        sent=f"{opened}; the upgrade to websocket is let through once #status reads connected",
+    )
 
 
 @CHECKS.check(
