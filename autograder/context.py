@@ -4,6 +4,7 @@ cleaned up when the check ends."""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from pathlib import Path
 from typing import Generic, TextIO
@@ -14,36 +15,36 @@ from .harness import Harness, Scope, StartError
 from .stages import S, Stage, start_stack
 
 
-class CheckContext(Generic[S]):
+class StageRun(Generic[S]):
+    """The stage under test, started once for a grading run and shared by its checks (those
+    of the side lane too): restarted only when it crashed or a check hung in it."""
+
     def __init__(self, harness: Harness, stage: Stage[S], stage_dir: Path):
         self.harness = harness
         self.stage = stage
         self.stage_dir = stage_dir
         self._stack: S | None = None
         self.start_error: str | None = None
-        self._probes: list[Probe] = []
-        self._side: Scope | None = None
-        self._browsers = contextlib.ExitStack()
-        self._open_browsers: list = []
+        self._lock = threading.Lock()
 
-    # -- the stage under test ---------------------------------------------------------
     def ensure_started(self, out: TextIO) -> None:
         """Start the stage unless it runs (first check, or it crashed or hung before)."""
-        if self.start_error or (self._stack and self._stack.alive()):
-            return
-        self.stop_stack()
-        print("  starting the app ...", end=" ", file=out, flush=True)
-        started = time.monotonic()
-        try:
-            self._stack = start_stack(self.harness, self.stage.start, self.stage_dir)
-        except StartError as error:
-            self.start_error = str(error)
-            print("it did not start (see below)", file=out, flush=True)
-            return
-        took = time.monotonic() - started
-        print(f"ready at {self._stack.url} in {took:.1f} s", file=out, flush=True)
+        with self._lock:
+            if self.start_error or (self._stack and self._stack.alive()):
+                return
+            self.stop()
+            print("  starting the app ...", end=" ", file=out, flush=True)
+            started = time.monotonic()
+            try:
+                self._stack = start_stack(self.harness, self.stage.start, self.stage_dir)
+            except StartError as error:
+                self.start_error = str(error)
+                print("it did not start (see below)", file=out, flush=True)
+                return
+            took = time.monotonic() - started
+            print(f"ready at {self._stack.url} in {took:.1f} s", file=out, flush=True)
 
-    def stop_stack(self) -> None:
+    def stop(self) -> None:
         if self._stack is not None:
             self._stack.stop()
             self._stack = None
@@ -59,6 +60,36 @@ class CheckContext(Generic[S]):
             raise StartError(self.start_error)
         assert self._stack is not None, "the stage was not started"
         return self._stack
+
+
+class CheckContext(Generic[S]):
+    """One lane's view of the run: the shared stage, and what its current check opened."""
+
+    def __init__(self, run: StageRun[S]):
+        self.run = run
+        self.harness = run.harness
+        self.stage = run.stage
+        self.stage_dir = run.stage_dir
+        self._probes: list[Probe] = []
+        self._side: Scope | None = None
+        self._browsers = contextlib.ExitStack()
+        self._open_browsers: list = []
+
+    # -- the stage under test ---------------------------------------------------------
+    def stop_stack(self) -> None:
+        self.run.stop()
+
+    @property
+    def start_error(self) -> str | None:
+        return self.run.start_error
+
+    @property
+    def started(self) -> S | None:
+        return self.run.started
+
+    @property
+    def stack(self) -> S:
+        return self.run.stack
 
     @property
     def url(self) -> str:

@@ -14,7 +14,7 @@ import psutil
 
 from . import settings
 from .checks import Check, CheckSet, load_checks
-from .context import CheckContext
+from .context import CheckContext, StageRun
 from .failures import CheckFailed, CheckSkipped, StartError
 from .feedback import details_key, print_result, print_total
 from .harness import Harness
@@ -188,7 +188,8 @@ def run_check(
                 received="no progress: the app is probably stuck inside a handler "
                 "(an endless loop, a sleep or a blocking call)",
             )
-            ctx.stop_stack()  # frees the stuck handler; the next check starts a fresh app
+            if not check.own_processes:  # its own processes are stopped below, in any case
+                ctx.stop_stack()  # frees the stuck handler; the next check starts a fresh app
     except StartError as error:
         outcome["error"] = CheckFailed(
             "your app did not start, so this check could not run",
@@ -234,6 +235,49 @@ def run_check(
     return result
 
 
+class InOrder:
+    """Prints results in the order of the checks, as soon as each one's turn comes: the side
+    lane's results wait for the checks listed before them."""
+
+    def __init__(self, total: int, out: TextIO):
+        self.total, self.out = total, out
+        self.results: dict[int, Result] = {}
+        self.printed = 0
+        self.first_seen: dict[tuple, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, position: int, result: Result) -> None:
+        with self._lock:
+            self.results[position] = result
+            while self.printed + 1 in self.results:
+                self.printed += 1
+                self._print(self.printed, self.results[self.printed])
+
+    def _print(self, position: int, result: Result) -> None:
+        same_as = None
+        if result.status != PASS:
+            same_as = self.first_seen.get(details_key(result))
+            self.first_seen.setdefault(details_key(result), position)
+        print_result(result, position, self.total, self.out, same_as=same_as)
+
+    def in_order(self) -> list[Result]:
+        return [self.results[position] for position in sorted(self.results)]
+
+
+def run_lane(
+    run: StageRun,
+    checks: list[tuple[int, Check]],
+    stage_name: str,
+    time_limit: float,
+    printer: InOrder,
+    out: TextIO,
+) -> None:
+    ctx = CheckContext(run)
+    for position, check in checks:
+        run.ensure_started(out)
+        printer.add(position, run_check(ctx, check, stage_name, time_limit * check.time_scale))
+
+
 def grade(
     lesson_number: str,
     stage_dir: Path,
@@ -243,7 +287,8 @@ def grade(
     checks: set[str] | None = None,
 ) -> Report:
     """Grade ``stage_dir`` with the lesson's checks (of the exercises in ``only``, or just the
-    ``checks`` named), each in turn, and print as it goes."""
+    ``checks`` named), and print as it goes. The checks on the shared stack run one at a time;
+    those that drive only their own processes run in a side lane beside them."""
     check_set: CheckSet = load_checks(lesson_number)
     stage = load_stage(lesson_number)
     stage_dir = stage_dir.resolve()
@@ -260,23 +305,28 @@ def grade(
         file=out,
         flush=True,
     )
+    numbered = list(enumerate(chosen, start=1))
+    shared = [(n, c) for n, c in numbered if not c.own_processes]
+    side = [(n, c) for n, c in numbered if c.own_processes]
+    printer = InOrder(len(chosen), out)
     with Harness() as harness:
         notice = harness.containment.notice()
         if notice:
             print(f"  {notice}", file=out, flush=True)
-        ctx = CheckContext(harness, stage, stage_dir)
-        first_seen: dict[tuple, int] = {}
-        for position, check in enumerate(chosen, start=1):
-            ctx.ensure_started(out)
-            result = run_check(ctx, check, stage_name, time_limit * check.time_scale)
-            report.results.append(result)
-            same_as = None
-            if result.status != PASS:
-                same_as = first_seen.get(details_key(result))
-                first_seen.setdefault(details_key(result), position)
-            print_result(result, position, len(chosen), out, same_as=same_as)
-        if ctx.start_error:
-            report.setup_error = ctx.start_error
+        run = StageRun(harness, stage, stage_dir)
+        run.ensure_started(out)
+        lane = threading.Thread(
+            target=run_lane,
+            args=(run, side, stage_name, time_limit, printer, out),
+            name="side lane",
+            daemon=True,
+        )
+        lane.start()
+        run_lane(run, shared, stage_name, time_limit, printer, out)
+        lane.join()
+        report.results = printer.in_order()
+        if run.start_error:
+            report.setup_error = run.start_error
     print_total(report, out)
     return report
 

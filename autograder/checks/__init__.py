@@ -30,6 +30,10 @@ class Check:
     # A check that does much more work than the others (200 connections) gets a multiple of
     # the run's time limit rather than its own absolute number.
     time_scale: float = 1.0
+    # The check drives only processes it starts itself (it may read the shared stack's
+    # addresses, never change it or count what other checks do there), so the runner may run
+    # it in the side lane, beside the checks on the shared stack.
+    own_processes: bool = False
 
     @property
     def name(self) -> str:
@@ -48,6 +52,7 @@ class _Registered:
     hint: str
     browser: bool
     time_scale: float
+    own_processes: bool
 
 
 class CheckSet:
@@ -64,10 +69,11 @@ class CheckSet:
         hint: str = "",
         browser: bool = False,
         time_scale: float = 1.0,
+        own_processes: bool = False,
     ):
         def register(function):
             self._registered.append(
-                _Registered(exercise, title, function, hint, browser, time_scale)
+                _Registered(exercise, title, function, hint, browser, time_scale, own_processes)
             )
             return function
 
@@ -92,7 +98,9 @@ class CheckSet:
         if missing:
             raise ManifestError(f"{where} lists checks that do not exist: {missing}")
         return [
-            Check(r.exercise, r.title, points, r.run, r.hint, r.browser, r.time_scale)
+            Check(
+                r.exercise, r.title, points, r.run, r.hint, r.browser, r.time_scale, r.own_processes
+            )
             for exercise in self.manifest.exercises
             for name, points in exercise.checks
             for r in [by_name[name]]

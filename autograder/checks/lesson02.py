@@ -748,7 +748,13 @@ TESTS_HINT = (
 )
 
 
-@CHECKS.check("2.9", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=1.5)
+@CHECKS.check(
+    "2.9",
+    "your tests pass against the reference app",
+    hint=TESTS_HINT,
+    time_scale=1.5,
+    own_processes=True,
+)
 def your_tests_pass_on_the_reference(ctx: Context) -> None:
     expect_passes_on_reference(ctx.stage_dir, CHECKS.number, YOUR_TESTS)
 
@@ -759,6 +765,7 @@ for _variant in VARIANTS[CHECKS.number]:
         f"your tests catch {_variant.behaviour}",
         hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
         time_scale=2.0,
+        own_processes=True,
     )(variant_check(CHECKS.number, YOUR_TESTS, _variant))
 
 
