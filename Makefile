@@ -57,7 +57,7 @@ $(UV):
 $(STAMPS)/python-%: pyproject.toml uv.lock | $(UV)
 	@mkdir -p $(STAMPS)
 	@echo "==> $(VENV): the course$(if $(filter-out base,$*), with $(subst +, ,$*),) (uv.lock)"
-	@$(UV) sync --locked --inexact --quiet --python $(PYTHON) \
+	@$(UV) sync --locked --inexact --quiet --compile-bytecode --python $(PYTHON) \
 	  $(foreach extra,$(filter-out base,$(subst +, ,$*)),--extra $(extra))
 	@touch $@
 

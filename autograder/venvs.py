@@ -32,7 +32,8 @@ def sync(venv: Path, extras: list[str], out=None) -> Path:
     if not UV.exists():
         raise StartError(f"uv is not installed at {UV}: run `make setup` first.")
     print(f"==> {venv.name}: {', '.join(extras)} from uv.lock", file=out or sys.stdout, flush=True)
-    command = [str(UV), "sync", "--frozen", "--no-install-project", "--python", sys.executable]
+    command = [str(UV), "sync", "--frozen", "--no-install-project", "--compile-bytecode"]
+    command += ["--python", sys.executable]
     command += [arg for extra in extras for arg in ("--extra", extra)]
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)}
     try:
