@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..harness import Launcher, ManagedProcess, Scope, free_port
@@ -70,15 +71,25 @@ def start_with(
 
     ``sticky`` False comments out ip_hash: the grader's websocket-only clients need none, and
     from one address ip_hash would send them all to one instance.
+
+    web1 first: every process of the app creates the database's tables at start
+    (db.create_all()), and two doing it at once could both find a table missing and both
+    create it. Once web1 answers, the tables are there: web2 and the worker start side by side.
+    nginx only once both instances answer: an instance that refuses nginx's first request is
+    left out for 10 s (max_fails, fail_timeout).
     """
     ports = {name: free_port() for name in ("nginx", "web1", "web2")}
     env = production_env(scope, redis.url, origins_for(*ports.values()), **(extra_env or {}))
-    instances = [
-        Instance(*start_gunicorn(scope, stage_dir, env, name=name, port=ports[name]))
-        for name in ("web1", "web2")
-    ]
-    worker = start_celery_worker(scope, stage_dir, CELERY_APP, env)
-    url, nginx = instances[0].url, None
+
+    def instance(name: str) -> Instance:
+        return Instance(*start_gunicorn(scope, stage_dir, env, name=name, port=ports[name]))
+
+    web1 = instance("web1")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-worker") as pool:
+        worker_started = pool.submit(start_celery_worker, scope, stage_dir, CELERY_APP, env)
+        instances = [web1, instance("web2")]
+        worker = worker_started.result()
+    url, nginx = web1.url, None
     if need_nginx or find_nginx():
         urls = [instance.url for instance in instances]
         url, nginx = start_nginx(scope, stage_dir, urls, sticky, port=ports["nginx"])
