@@ -66,8 +66,10 @@ def start_with(
     sticky: bool,
     need_nginx: bool = True,
     extra_env: dict | None = None,
+    web2_env: dict | None = None,
 ) -> ProductionStack:
-    """web1 and web2 (gunicorn), the Celery worker, and nginx in front of both.
+    """web1 and web2 (gunicorn), the Celery worker, and nginx in front of both; ``web2_env``
+    changes web2's environment only.
 
     ``sticky`` False comments out ip_hash: the grader's websocket-only clients need none, and
     from one address ip_hash would send them all to one instance.
@@ -81,13 +83,16 @@ def start_with(
     ports = {name: free_port() for name in ("nginx", "web1", "web2")}
     env = production_env(scope, redis.url, origins_for(*ports.values()), **(extra_env or {}))
 
-    def instance(name: str) -> Instance:
-        return Instance(*start_gunicorn(scope, stage_dir, env, name=name, port=ports[name]))
+    def instance(name: str, **changes: str) -> Instance:
+        instance_env = {**env, **changes}
+        return Instance(
+            *start_gunicorn(scope, stage_dir, instance_env, name=name, port=ports[name])
+        )
 
     web1 = instance("web1")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-worker") as pool:
         worker_started = pool.submit(start_celery_worker, scope, stage_dir, CELERY_APP, env)
-        instances = [web1, instance("web2")]
+        instances = [web1, instance("web2", **(web2_env or {}))]
         worker = worker_started.result()
     url, nginx = web1.url, None
     if need_nginx or find_nginx():
@@ -113,7 +118,10 @@ def start(scope: Scope, stage_dir: Path) -> ProductionStack:
         "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS),
         **delivery_env(),
     }
-    stack = start_with(scope, stage_dir, redis, sticky=False, extra_env=timing)
+    # web2 logs at INFO, as `make run` does: its "app ready: async_mode=..." line is what
+    # 4.1 reads (gunicorn_runs_the_app_on_gevent), with no instance of its own to start.
+    web2_env = {"LOG_LEVEL": "INFO"}
+    stack = start_with(scope, stage_dir, redis, False, extra_env=timing, web2_env=web2_env)
     channel = stack.env.get("SOCKETIO_CHANNEL", DEFAULT_CHANNEL)
     # where an event was lost; the instances drop a message without the app's signature
     stack.listener = QueueListener(redis.url, channel, signed=True).start()
