@@ -13,6 +13,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -156,14 +157,21 @@ def clients_use_websocket_under_gunicorn(ctx: Context) -> None:
         )
 
 
-def effective_worker_connections(ctx: Context) -> int | None:
-    """worker_connections as gunicorn reads it from the stage's gunicorn.conf.py (and the
-    environment), or None if gunicorn could not say."""
+def effective_worker_connections(ctx: Context) -> Callable[[], int | None]:
+    """Ask gunicorn (--print-config, which imports the app too) in the stack's environment;
+    the answer: worker_connections as gunicorn reads it from the stage's gunicorn.conf.py (and
+    the environment), or None if gunicorn could not say."""
     command = [str(VENV_BIN / "gunicorn"), "--print-config", "wsgi:app"]
-    process = ctx.side_processes().start("gunicorn-print-config", command, ctx.stage_dir)
-    poll_until(lambda: process.exited() is not None, settings.APP_START_TIMEOUT)
-    found = re.findall(r"^worker_connections\s*=\s*(\d+)", process.log_tail(400), re.M)
-    return int(found[-1]) if found else None
+    process = ctx.side_processes().start(
+        "gunicorn-print-config", command, ctx.stage_dir, ctx.stack.env
+    )
+
+    def answer() -> int | None:
+        poll_until(lambda: process.exited() is not None, settings.APP_START_TIMEOUT, 0.05)
+        found = re.findall(r"^worker_connections\s*=\s*(\d+)", process.log_tail(400), re.M)
+        return int(found[-1]) if found else None
+
+    return answer
 
 
 @CHECKS.check(
@@ -181,7 +189,9 @@ def many_clients_receive_one_broadcast(ctx: Context) -> None:
         f"{SWARM_SIZE} websocket clients connect to {web1} /chat as bob; alice sends "
         f'"send_message" {{"text": "{marker}"}}'
     )
-    connections = effective_worker_connections(ctx)
+    asked = effective_worker_connections(ctx)
+    sender = client(ctx, "alice", web1, [CHAT], "alice")  # while gunicorn answers
+    connections = asked()
     if connections is not None and connections <= DEFAULT_WORKER_CONNECTIONS:
         raise CheckFailed(
             f"gunicorn's worker_connections is {connections}: the next client waits, silently",
@@ -190,7 +200,6 @@ def many_clients_receive_one_broadcast(ctx: Context) -> None:
             f"{DEFAULT_WORKER_CONNECTIONS} (gunicorn.conf.py): one gevent worker holds thousands",
             received=f"worker_connections = {connections}",
         )
-    sender = client(ctx, "alice", web1, [CHAT], "alice")
 
     async def scenario() -> tuple[int, list[str], list[float], float]:
         swarm = Swarm(web1, CHAT, {"token": TOKENS["bob"]}, web1, "message")
