@@ -887,8 +887,10 @@ IDLE_SECONDS = 28.0  # a quiet chat: longer than a ping interval, far below ngin
 def ping_interval_of(url: str) -> float:
     """The ping interval (s) an instance announces in its Engine.IO open packet."""
     answer = requests.get(f"{url}{ENGINEIO_HANDSHAKE}", timeout=5)
-    packet = json.loads(answer.text[1:]) if answer.text.startswith("0{") else {}
-    interval = packet.get("pingInterval")
+    packet = {}
+    with contextlib.suppress(ValueError):
+        packet = json.loads(answer.text[1:]) if answer.text.startswith("0{") else {}
+    interval = packet.get("pingInterval") if isinstance(packet, dict) else None
     if not isinstance(interval, (int, float)) or interval <= 0:
         raise CheckFailed(
             "the instance did not announce its ping interval",
