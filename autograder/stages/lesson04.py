@@ -6,7 +6,9 @@ stage's gunicorn.conf.py), the stage's own nginx site file, `celery ... worker`.
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..harness import Launcher, ManagedProcess, Scope, free_port
@@ -38,8 +40,23 @@ def production_env(scope: Launcher, redis_url: str, origins: list[str], **extra:
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",
         "CHAT_TOKENS": chat_tokens(TOKENS),
+        **bytecode_cache(scope),
     }
     return app_env(scope, "04", **{**settings, **extra})
+
+
+def bytecode_cache(scope: Launcher) -> dict[str, str]:
+    """Where the venv holds no compiled modules (uv sync writes none, and with
+    PYTHONDONTWRITEBYTECODE set nothing ever does), every process of the app compiles Flask,
+    SQLAlchemy, Celery, redis... from source: about 2.3 CPU-s a start, against 0.85 s with
+    bytecode, and this lesson starts some twenty of them. Then the run's processes share one
+    bytecode cache in its work folder (PYTHONPYCACHEPREFIX; gone with the run): the first to
+    import a module compiles it, the others read it. All of them run the student's code
+    anyway, so sharing one cache gives them nothing new."""
+    spec = importlib.util.find_spec("flask_socketio")  # found, not imported
+    if spec and spec.origin and Path(importlib.util.cache_from_source(spec.origin)).exists():
+        return {}  # compiled: the venv's own __pycache__ folders serve every process
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(scope.work_dir / "pycache")}
 
 
 def start_with(
@@ -49,20 +66,35 @@ def start_with(
     sticky: bool,
     need_nginx: bool = True,
     extra_env: dict | None = None,
+    web2_env: dict | None = None,
 ) -> ProductionStack:
-    """web1 and web2 (gunicorn), the Celery worker, and nginx in front of both.
+    """web1 and web2 (gunicorn), the Celery worker, and nginx in front of both; ``web2_env``
+    changes web2's environment only.
 
     ``sticky`` False comments out ip_hash: the grader's websocket-only clients need none, and
     from one address ip_hash would send them all to one instance.
+
+    web1 first: every process of the app creates the database's tables at start
+    (db.create_all()), and two doing it at once could both find a table missing and both
+    create it. Once web1 answers, the tables are there: web2 and the worker start side by side.
+    nginx only once both instances answer: an instance that refuses nginx's first request is
+    left out for 10 s (max_fails, fail_timeout).
     """
     ports = {name: free_port() for name in ("nginx", "web1", "web2")}
     env = production_env(scope, redis.url, origins_for(*ports.values()), **(extra_env or {}))
-    instances = [
-        Instance(*start_gunicorn(scope, stage_dir, env, name=name, port=ports[name]))
-        for name in ("web1", "web2")
-    ]
-    worker = start_celery_worker(scope, stage_dir, CELERY_APP, env)
-    url, nginx = instances[0].url, None
+
+    def instance(name: str, **changes: str) -> Instance:
+        instance_env = {**env, **changes}
+        return Instance(
+            *start_gunicorn(scope, stage_dir, instance_env, name=name, port=ports[name])
+        )
+
+    web1 = instance("web1")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-worker") as pool:
+        worker_started = pool.submit(start_celery_worker, scope, stage_dir, CELERY_APP, env)
+        instances = [web1, instance("web2", **(web2_env or {}))]
+        worker = worker_started.result()
+    url, nginx = web1.url, None
     if need_nginx or find_nginx():
         urls = [instance.url for instance in instances]
         url, nginx = start_nginx(scope, stage_dir, urls, sticky, port=ports["nginx"])
@@ -86,7 +118,10 @@ def start(scope: Scope, stage_dir: Path) -> ProductionStack:
         "REPORT_STEP_SECONDS": str(REPORT_STEP_SECONDS),
         **delivery_env(),
     }
-    stack = start_with(scope, stage_dir, redis, sticky=False, extra_env=timing)
+    # web2 logs at INFO, as `make run` does: its "app ready: async_mode=..." line is what
+    # 4.1 reads (gunicorn_runs_the_app_on_gevent), with no instance of its own to start.
+    web2_env = {"LOG_LEVEL": "INFO"}
+    stack = start_with(scope, stage_dir, redis, False, extra_env=timing, web2_env=web2_env)
     channel = stack.env.get("SOCKETIO_CHANNEL", DEFAULT_CHANNEL)
     # where an event was lost; the instances drop a message without the app's signature
     stack.listener = QueueListener(redis.url, channel, signed=True).start()
