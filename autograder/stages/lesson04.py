@@ -6,7 +6,6 @@ stage's gunicorn.conf.py), the stage's own nginx site file, `celery ... worker`.
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,23 +39,8 @@ def production_env(scope: Launcher, redis_url: str, origins: list[str], **extra:
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",
         "CHAT_TOKENS": chat_tokens(TOKENS),
-        **bytecode_cache(scope),
     }
     return app_env(scope, "04", **{**settings, **extra})
-
-
-def bytecode_cache(scope: Launcher) -> dict[str, str]:
-    """Where the venv holds no compiled modules (uv sync writes none, and with
-    PYTHONDONTWRITEBYTECODE set nothing ever does), every process of the app compiles Flask,
-    SQLAlchemy, Celery, redis... from source: about 2.3 CPU-s a start, against 0.85 s with
-    bytecode, and this lesson starts some twenty of them. Then the run's processes share one
-    bytecode cache in its work folder (PYTHONPYCACHEPREFIX; gone with the run): the first to
-    import a module compiles it, the others read it. All of them run the student's code
-    anyway, so sharing one cache gives them nothing new."""
-    spec = importlib.util.find_spec("flask_socketio")  # found, not imported
-    if spec and spec.origin and Path(importlib.util.cache_from_source(spec.origin)).exists():
-        return {}  # compiled: the venv's own __pycache__ folders serve every process
-    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(scope.work_dir / "pycache")}
 
 
 def start_with(
