@@ -439,6 +439,7 @@ def run_gevent_serves_on_gevent(ctx: Context) -> None:
         "In deploy/nginx/socketio.conf the upstream block needs ip_hash;: a long-polling session "
         "is many requests, and each must reach the instance that opened it."
     ),
+    own_processes=True,
 )
 def sticky_site_keeps_polling_sessions(ctx: Context) -> None:
     upstreams = [instance.url for instance in ctx.stack.instances]
@@ -529,6 +530,7 @@ REFUSAL_PHRASE = "refusing to start"
         "short or development CHAT_TOKENS)."
     ),
     time_scale=2.0,
+    own_processes=True,
 )
 def production_config_refuses_unsafe_settings(ctx: Context) -> None:
     attempts = []
@@ -600,6 +602,7 @@ def get_health(url: str, sent: str) -> tuple[int, dict]:
         'In routes.healthz: {"status": "ok"|"unavailable", "database": bool, "redis": bool} '
         "from database_answers() and redis_answers(...), with 200 or 503."
     ),
+    own_processes=True,
 )
 def healthz_reports_database_and_redis(ctx: Context) -> None:
     for url in (ctx.stack.instances[0].url, ctx.url):
@@ -638,6 +641,7 @@ BROKEN_DATABASE = b"this is no longer a database " * 256
         'In routes.healthz: "database": database_answers(), and the status 503 unless every '
         "check answered; never a fixed True."
     ),
+    own_processes=True,
 )
 def healthz_reports_the_database_down(ctx: Context) -> None:
     scope = ctx.side_processes()
@@ -783,6 +787,7 @@ def several_workers_serve_websocket_only(ctx: Context) -> None:
     "4.5",
     f"{WORKERS} workers with long-polling still on refuse to start, saying what to set",
     hint=WORKERS_HINT,
+    own_processes=True,
 )
 def several_workers_with_polling_refuse_to_start(ctx: Context) -> None:
     url, process = start_workers_instance(
@@ -907,6 +912,7 @@ def ping_interval_of(url: str) -> float:
     hint="Open the page through nginx (make run) and leave it alone for a minute with the "
     "network panel open; then do the same on an instance's own address. Compare when and how "
     'the websocket ends (README, "When it doesn\'t work").',
+    own_processes=True,
 )
 def a_quiet_client_stays_connected_behind_nginx(ctx: Context) -> None:
     # Production time, run faster: the stack's instances ping every PING_INTERVAL s (5, not
