@@ -18,7 +18,7 @@ from ..other_origin import other_origin
 from ..stages import Stack
 from ..stages.common import CHAT, NOTIFICATIONS, TOKENS
 from ..stages.lesson02 import start
-from ..student_tests import expect_passes_on_reference, variant_check
+from ..student_tests import TIME_SCALE, expect_passes_on_reference, variant_check
 from ..waiting import poll_until
 from . import CheckSet
 
@@ -748,7 +748,9 @@ TESTS_HINT = (
 )
 
 
-@CHECKS.check("2.9", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=1.5)
+@CHECKS.check(
+    "2.9", "your tests pass against the reference app", hint=TESTS_HINT, time_scale=TIME_SCALE
+)
 def your_tests_pass_on_the_reference(ctx: Context) -> None:
     expect_passes_on_reference(ctx.stage_dir, CHECKS.number, YOUR_TESTS)
 
@@ -758,7 +760,7 @@ for _variant in VARIANTS[CHECKS.number]:
         "2.9",
         f"your tests catch {_variant.behaviour}",
         hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
-        time_scale=2.0,
+        time_scale=TIME_SCALE,
     )(variant_check(CHECKS.number, YOUR_TESTS, _variant))
 
 
