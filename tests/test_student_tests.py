@@ -22,9 +22,11 @@ from autograder.student_tests import (
     NO_TESTS,
     NOT_RUN,
     PASSED,
+    REFERENCE,
     TIMED_OUT,
     ForkServer,
     reference_dir,
+    run_all,
     scratch_copy,
 )
 
@@ -180,3 +182,17 @@ def test_the_fork_server_reports_each_run_by_its_outcome_side_by_side():
         runs = server.run(apps, ("tests/test_x.py",), time_limit=3)
         server.close()
     assert [runs[str(n)].outcome for n in range(len(OUTCOME_OF))] == list(OUTCOME_OF.values())
+
+
+def test_where_the_server_cannot_contain_its_runs_each_gets_a_process_of_its_own(monkeypatch):
+    monkeypatch.setattr(ForkServer, "usable", False, raising=False)
+    monkeypatch.setattr(
+        ForkServer, "__init__", lambda self, harness: setattr(self, "_control", None)
+    )
+    reference = reference_dir("02")
+    variant = VARIANTS["02"][0]
+    runs = run_all(reference / "tests", reference, ("tests/test_sockets.py",), (variant,))
+    assert {name: run.outcome for name, run in runs.items()} == {
+        REFERENCE: PASSED,
+        variant.name: FAILED,
+    }
