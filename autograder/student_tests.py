@@ -321,8 +321,10 @@ class ForkServer:
             for group in groups.values():
                 if group:
                     group.remove()
-        for run_id in apps:  # the server stopped answering: its runs count as cut short
-            results.setdefault(run_id, SuiteRun(TIMED_OUT))
+        # Not answered: past the deadline the runs were cut short; before it, the server died.
+        cut_short = TIMED_OUT if time.monotonic() >= deadline else CRASHED
+        for run_id in apps:
+            results.setdefault(run_id, SuiteRun(cut_short))
         return results
 
     def _own_cgroup(self, pid: int) -> RunCgroup | None:
