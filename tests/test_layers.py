@@ -23,6 +23,7 @@ FLOORS = {
         "progress",
         "workbook",
         "broken_variants",
+        "fork_server",
     },
     1: {"containment", "websocket_frames"},
     2: {"harness", "readiness", "feedback", "swarm", "authoring.regions", "authoring.bugs"},

@@ -14,8 +14,21 @@ import sys
 import pytest
 
 from autograder.broken_variants import VARIANTS
+from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
-from autograder.student_tests import reference_dir, scratch_copy
+from autograder.student_tests import (
+    CRASHED,
+    FAILED,
+    NO_TESTS,
+    NOT_RUN,
+    PASSED,
+    REFERENCE,
+    TIMED_OUT,
+    ForkServer,
+    reference_dir,
+    run_all,
+    scratch_copy,
+)
 
 STAGES = sorted(p.name for p in SOLUTIONS.iterdir() if (p / "tests" / "conftest.py").is_file())
 EXERCISE = {"02": "2.9", "03": "3.7"}
@@ -143,3 +156,43 @@ def test_the_grader_copies_no_link_out_of_the_tests_folder(tmp_path):
     assert not (target / "tests" / "secrets.py").exists()
     assert not (target / "tests" / "test_sockets.py").exists(), "the solution's tests stay out"
     shutil.rmtree(target)
+
+
+OUTCOME_OF = {
+    "def test_x():\n    pass\n": PASSED,
+    "def test_x():\n    assert False\n": FAILED,
+    "import no_such_module\n": NOT_RUN,
+    "x = 1\n": NO_TESTS,
+    "import time\ndef test_x():\n    time.sleep(60)\n": TIMED_OUT,
+    # the exit codes the server itself uses for a time-out or a crash are a crash from a test
+    "import os\ndef test_x():\n    os._exit(100)\n": CRASHED,
+    "import os, signal\ndef test_x():\n    os.kill(os.getpid(), signal.SIGKILL)\n": CRASHED,
+}
+
+
+def test_the_fork_server_reports_each_run_by_its_outcome_side_by_side():
+    with Harness(network=False) as harness:
+        server = ForkServer(harness)
+        assert server.usable, harness.processes[0].log_tail()
+        apps = {}
+        for number, code in enumerate(OUTCOME_OF):
+            apps[str(number)] = harness.work_dir / str(number) / "app"
+            (apps[str(number)] / "tests").mkdir(parents=True)
+            (apps[str(number)] / "tests" / "test_x.py").write_text(code)
+        runs = server.run(apps, ("tests/test_x.py",), time_limit=3)
+        server.close()
+    assert [runs[str(n)].outcome for n in range(len(OUTCOME_OF))] == list(OUTCOME_OF.values())
+
+
+def test_where_the_server_cannot_contain_its_runs_each_gets_a_process_of_its_own(monkeypatch):
+    monkeypatch.setattr(ForkServer, "usable", False, raising=False)
+    monkeypatch.setattr(
+        ForkServer, "__init__", lambda self, harness: setattr(self, "_control", None)
+    )
+    reference = reference_dir("02")
+    variant = VARIANTS["02"][0]
+    runs = run_all(reference / "tests", reference, ("tests/test_sockets.py",), (variant,))
+    assert {name: run.outcome for name, run in runs.items()} == {
+        REFERENCE: PASSED,
+        variant.name: FAILED,
+    }

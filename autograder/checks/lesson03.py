@@ -31,7 +31,7 @@ from ..stages.lesson03 import (
     replace_worker,
     start_second_server,
 )
-from ..student_tests import expect_passes_on_reference, variant_check
+from ..student_tests import TIME_SCALE, expect_passes_on_reference, variant_check
 from ..waiting import poll_until
 from . import CheckSet
 
@@ -807,7 +807,7 @@ TESTS_HINT = (
     "3.7",
     "your tests pass against the reference app",
     hint=TESTS_HINT,
-    time_scale=1.5,
+    time_scale=TIME_SCALE,
     own_processes=True,
 )
 def your_report_tests_pass_on_the_reference(ctx: Context) -> None:
@@ -819,7 +819,7 @@ for _variant in VARIANTS[CHECKS.number]:
         "3.7",
         f"your tests catch {_variant.behaviour}",
         hint=f"Which of your tests fails on an app with {_variant.behaviour}? " + TESTS_HINT,
-        time_scale=2.0,
+        time_scale=TIME_SCALE,
         own_processes=True,
     )(variant_check(CHECKS.number, YOUR_TESTS, _variant))
 
