@@ -187,6 +187,7 @@ def _pool_error_in(stack: Stack) -> str | None:
     time_scale=3.0,
     hint="At the end of BaseSocket.on_disconnect call db.session.remove(): this connection's "
     "session ends there, and its pooled DB connection goes back.",
+    own_processes=True,
 )
 def disconnects_return_db_connections(ctx: Context) -> None:
     # Its own app, so a leak here cannot starve the other checks of DB connections.
