@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..harness import ManagedProcess, Scope
+from ..harness import ManagedProcess, Scope, StartError
 from ..queue_listener import QueueListener
 from ..services import RedisService, redis_for_run, start_celery_worker, start_redis
 from . import QueueStack, Stage
@@ -13,6 +14,8 @@ from .devserver import start_dev_server
 
 REPORT_STEPS = 10
 REPORT_STEP_SECONDS = 0.2  # a report takes about 2 s in the grader (0.8 s a step in make run)
+# What a start that lost the race to create the database's tables prints (SQLite's error).
+TABLES_RACE = "already exists"
 
 
 def grading_env(scope: Scope, redis_url: str) -> dict[str, str]:
@@ -27,10 +30,39 @@ def grading_env(scope: Scope, redis_url: str) -> dict[str, str]:
     )
 
 
+def _drop_dead(scope: Scope, name: str) -> None:
+    """Forget a process of ``scope`` that exited while it started (a lost race)."""
+    for process in list(scope.processes):
+        if process.name == name and process.exited() is not None:
+            scope.stop_process(process)
+
+
 def start_with(scope: Scope, stage_dir: Path, redis: RedisService, env: dict) -> QueueStack:
-    """The web app first (it creates the tables), then the worker that shares its database."""
-    url, app = start_dev_server(scope, stage_dir, "run.py", env=env)
-    worker = start_celery_worker(scope, stage_dir, CELERY_APP, env)
+    """The web app and the worker, started side by side (each takes seconds to import).
+
+    Both create the database's tables at start. When both find a table missing at once, the
+    second CREATE TABLE fails and that process exits: it is started once more, now that the
+    tables are there."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-start") as pool:
+        app_start = pool.submit(start_dev_server, scope, stage_dir, "run.py", env=env)
+        worker: ManagedProcess | None = None
+        worker_error: StartError | None = None
+        try:
+            worker = start_celery_worker(scope, stage_dir, CELERY_APP, env)
+        except StartError as error:
+            worker_error = error
+        try:
+            url, app = app_start.result()
+        except StartError as error:
+            if TABLES_RACE not in str(error):
+                raise
+            url, app = start_dev_server(scope, stage_dir, "run.py", env=env)
+    if worker is None:
+        assert worker_error is not None
+        if TABLES_RACE not in str(worker_error):
+            raise worker_error
+        _drop_dead(scope, "worker")
+        worker = start_celery_worker(scope, stage_dir, CELERY_APP, env)
     return QueueStack(url, stage_dir, scope, app, env, redis=redis, worker=worker)
 
 
