@@ -12,7 +12,7 @@ import requests
 from .. import settings
 from ..broken_variants import VARIANTS
 from ..browser import expect_text, page_sleep
-from ..client import Probe
+from ..client import Probe, close_without_waiting
 from ..context import CheckContext
 from ..failures import CheckFailed
 from ..queue_listener import IN_FLIGHT, Expected, last_traceback, log_size, wait_for_event
@@ -46,11 +46,24 @@ PERCENTS = [round(100 * step / REPORT_STEPS) for step in range(REPORT_STEPS + 1)
 
 
 # -- helpers ----------------------------------------------------------------------
+# Seconds a client's disconnect waits for the dev server's answer to its websocket close
+# frame, which never comes: the server has handled the Socket.IO disconnect before that.
+QUICK_CLOSE = 0.02
+
+
+def connected(probe: Probe) -> Probe:
+    """``probe`` connected, and quick to disconnect (each check ends by disconnecting its
+    clients one by one)."""
+    probe.connect()
+    close_without_waiting(probe.sio, QUICK_CLOSE)
+    return probe
+
+
 def reports_client(
     ctx: Context, user: str, url: str | None = None, name: str | None = None
 ) -> Probe:
     probe = ctx.client(name or user, url=url, namespaces=[REPORTS], auth={"token": TOKENS[user]})
-    return probe.connect()
+    return connected(probe)
 
 
 def start_report(probe: Probe, title: str | None = None) -> dict:
@@ -232,7 +245,7 @@ def start_report_is_recorded(ctx: Context) -> None:
 )
 def report_is_built_in_the_worker(ctx: Context) -> None:
     chat = ctx.client("alice on /chat", namespaces=[CHAT], auth={"token": TOKENS["alice"]})
-    chat.connect()
+    connected(chat)
     for text in ("one for the report", "two for the report"):
         chat.call("send_message", {"text": text}, namespace=CHAT)
     alice = reports_client(ctx, "alice")
@@ -832,8 +845,8 @@ def chat_reaches_a_second_server(ctx: Context) -> None:
     bob = ctx.client(
         "bob on server B", url=second_url, namespaces=[CHAT], auth={"token": TOKENS["bob"]}
     )
-    alice.connect()
-    bob.connect()
+    connected(alice)
+    connected(bob)
     text = f"hello across servers {uuid.uuid4().hex[:6]}"
     sent = f'alice, on server A, emits "send_message" on {CHAT} with {{"text": "{text}"}}'
     alice.call("send_message", {"text": text}, namespace=CHAT)
