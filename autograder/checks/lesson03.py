@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 import uuid
@@ -16,27 +17,23 @@ from ..client import Probe, close_without_waiting
 from ..context import CheckContext
 from ..failures import CheckFailed
 from ..queue_listener import IN_FLIGHT, Expected, last_traceback, log_size, wait_for_event
-from ..stages import QueueStack
-from ..stages.common import (
-    CHAT,
-    REPORT_ABANDONED_AFTER,
-    REPORTS,
-    TASK_VISIBILITY_TIMEOUT,
-    TOKENS,
-)
+from ..stages.common import CHAT, REPORTS, TOKENS
 from ..stages.lesson03 import (
+    REPORT_ABANDONED_AFTER,
     REPORT_STEP_SECONDS,
     REPORT_STEPS,
+    TASK_VISIBILITY_TIMEOUT,
+    Lesson03Stack,
     kill_worker,
     replace_worker,
-    start_second_server,
+    second_server_url,
 )
 from ..student_tests import expect_passes_on_reference, variant_check
 from ..waiting import poll_until
 from . import CheckSet
 
 CHECKS = CheckSet("03")
-Context = CheckContext[QueueStack]
+Context = CheckContext[Lesson03Stack]
 
 REPORT_TIMEOUT = REPORT_STEPS * REPORT_STEP_SECONDS + 8  # queueing, a busy machine
 # After its worker is killed a report ends within this: its result from another worker (after
@@ -144,7 +141,9 @@ def wait_for_report_event(
         stack.listener,
         timeout or REPORT_TIMEOUT,
         sent=sent,
-        expectation=expected or f'"progress" events for report {report_id}, then its "{event}"',
+        expectation=expected
+        or f'"progress" events for report {report_id}'
+        + (f', then its "{event}"' if event != "progress" else ""),
         worker=stack.worker,
         processes=stack.exited,
         finished=report_ended(ctx, report_id, user) if event == "result" else None,
@@ -183,6 +182,16 @@ def worker_output(ctx: Context) -> str:
 
 def events_of(probe: Probe, report_id: str) -> list:
     return [(e, d) for e, n, d in probe.seen if n == REPORTS and of_report(report_id)(d)]
+
+
+def wait_for_subscribers(ctx: Context, servers: int, timeout: float = 3.0) -> None:
+    """Wait until ``servers`` web processes listen on the message queue. A server subscribes
+    in the background once its first client has connected, and pub/sub keeps nothing for a
+    late subscriber. No wait when not even the first server listens (it has no queue)."""
+    listener = ctx.stack.listener
+    if listener is None or not listener.subscribers():
+        return
+    poll_until(lambda: (listener.subscribers() or 0) >= servers, timeout, interval=0.05)
 
 
 def not_implemented(ack) -> bool:
@@ -264,7 +273,7 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
         # logged (a failed progress emit, say) does not end the report.
         return " raised unexpected" in worker.log_since(log_start) or ctx.stack.exited() is not None
 
-    poll_until(finished, REPORT_TIMEOUT, interval=0.2, give_up=worker_failed)
+    poll_until(finished, REPORT_TIMEOUT, interval=0.1, give_up=worker_failed)
     result = report.get("result") or {}
     if report.get("state") != "done":
         traceback = last_traceback(worker, log_start)
@@ -356,7 +365,19 @@ def progress_reaches_only_its_room(ctx: Context) -> None:
 def watching_another_users_report_is_refused(ctx: Context) -> None:
     alice = reports_client(ctx, "alice")
     bob = reports_client(ctx, "bob")
+    phone = reports_client(ctx, "alice", name="alice's second client")
     report_id = start_report(alice)["report_id"]
+    # The second client watches at once, while the report is surely still being built.
+    sent = f'alice\'s second client emits "watch" with {{"report_id": "{report_id}"}}'
+    ack = phone.call("watch", {"report_id": report_id}, namespace=REPORTS)
+    state = ack.get("report") if isinstance(ack, dict) else None
+    if not isinstance(state, dict) or ack.get("ok") is not True:
+        raise CheckFailed(
+            "the owner could not watch her own report",
+            sent=sent,
+            expected='{"ok": True, "report": {"report_id": ..., "state": ..., "percent": ...}}',
+            received=ack,
+        )
     attempts = [
         ({"report_id": report_id}, "alice's report"),
         ({"report_id": "no-such-report"}, "a report that does not exist"),
@@ -371,19 +392,9 @@ def watching_another_users_report_is_refused(ctx: Context) -> None:
                 expected='{"ok": False, "error": "..."} from your check, and no room joined',
                 received=ack,
             )
-    phone = reports_client(ctx, "alice", name="alice's second client")
-    sent = f'alice\'s second client emits "watch" with {{"report_id": "{report_id}"}}'
-    ack = phone.call("watch", {"report_id": report_id}, namespace=REPORTS)
-    state = ack.get("report") if isinstance(ack, dict) else None
-    if not isinstance(state, dict) or ack.get("ok") is not True:
-        raise CheckFailed(
-            "the owner could not watch her own report",
-            sent=sent,
-            expected='{"ok": True, "report": {"report_id": ..., "state": ..., "percent": ...}}',
-            received=ack,
-        )
-    wait_for_result(ctx, phone, report_id, sent)
     wait_for_result(ctx, alice, report_id, "alice started the report")
+    if state.get("state") != "done":
+        wait_for_result(ctx, phone, report_id, sent)
     bob.drain(0.2)
     leaked = events_of(bob, report_id)
     if leaked:
@@ -523,13 +534,15 @@ def a_reconnecting_client_resyncs(ctx: Context) -> None:
     "on_watch puts the client into the room on whichever server it is connected to.",
 )
 def a_second_server_delivers_the_room(ctx: Context) -> None:
-    second_url = start_second_server(ctx.side_processes(), ctx.stack)
+    second_url = second_server_url(ctx.stack)
     alice = reports_client(ctx, "alice", name="alice on server A")
     other = reports_client(ctx, "alice", url=second_url, name="alice on server B")
+    wait_for_subscribers(ctx, 2)
     report_id = start_report(alice)["report_id"]
     sent = f"alice starts report {report_id} on server A; her client on B watches it"
     ack = other.call("watch", {"report_id": report_id}, namespace=REPORTS)
-    if not isinstance(ack, dict) or ack.get("ok") is not True:
+    state = ack.get("report") if isinstance(ack, dict) else None
+    if not isinstance(state, dict) or ack.get("ok") is not True:
         raise CheckFailed(
             "server B refused to let alice watch her own report",
             sent=sent,
@@ -546,22 +559,93 @@ def a_second_server_delivers_the_room(ctx: Context) -> None:
         )
 
 
-def result_long_published(ctx: Context, user: str, since: int | None):
-    """For a page's wait: has the worker published the result of ``user``'s report a while ago
-    (so whatever the page waits for will not come)?"""
-    listener = ctx.stack.listener
-    if listener is None:
-        return lambda: False
-    room_of_user = f"report:{user}:"
+class PageReport:
+    """The report a page started (its id, from the page's sessionStorage), and whether waiting
+    for the page can still change anything: for a page's poll_until(give_up=...)."""
 
-    def published() -> bool:
-        settled = time.monotonic() - IN_FLIGHT
-        return any(
-            m.event == "result" and str(m.room).startswith(room_of_user) and m.at <= settled
-            for m in listener.emits(since or 0)
-        )
+    NO_REPORT_AFTER = 3.0  # seconds from the click to a started report, on a busy machine
+    # How long after the report ended the page is still waited for: its own fallback (a
+    # watch when a running report has been silent for 3 s) may still bring the state.
+    ENDED_FOR = 5.0
 
-    return published
+    def __init__(self, ctx: Context, page, user: str):
+        self.ctx, self.page, self.user = ctx, page, user
+        self.clicked_at = time.monotonic()
+        self.report_id: str | None = None
+        self.ended_at: float | None = None
+        self._asked = 0.0
+
+    def id(self) -> str | None:
+        if self.report_id is None:
+            with contextlib.suppress(Exception):
+                found = self.page.evaluate("() => sessionStorage.getItem('report_id')")
+                self.report_id = found if isinstance(found, str) and found else None
+        return self.report_id
+
+    def error(self) -> str:
+        with contextlib.suppress(Exception):
+            return (self.page.text_content("#error") or "").strip()
+        return ""
+
+    def hopeless(self) -> bool:
+        now = time.monotonic()
+        report_id = self.id()
+        if report_id is None:  # no report started: start_report failed or never answered
+            waited = now - self.clicked_at
+            return waited > self.NO_REPORT_AFTER or (waited > 0.5 and bool(self.error()))
+        listener = self.ctx.stack.listener
+        settled = now - IN_FLIGHT
+        if listener is not None and any(
+            m.event in ("result", "failed") and m.at <= settled
+            for m in listener.emits(0, of_report(report_id))
+        ):
+            return True  # its end was published a while ago, and the page did not show it
+        if self.ended_at is None and now - self._asked > 0.5:
+            self._asked = now
+            with contextlib.suppress(Exception):
+                report = status(self.ctx, report_id, self.user).json().get("report") or {}
+                if report.get("state") in ("done", "failed"):
+                    self.ended_at = now
+        return self.ended_at is not None and now - self.ended_at > self.ENDED_FOR
+
+    def why(self) -> str:
+        """What the page shows wrong, when hopeless() said to stop."""
+        if self.id() is None:
+            error = self.error()
+            return "; no report was started (the page stored no report id)" + (
+                f"; #error reads {error!r}" if error else ""
+            )
+        return ""
+
+
+def signed_in_page(ctx: Context, user: str, init_script: str | None = None, route=None):
+    """A page of the app with ``user`` signed in (#status "connected")."""
+    page = ctx.browser().new_page()
+    if init_script:
+        page.add_init_script(init_script)
+    if route is not None:
+        route(page)
+    page.goto(ctx.url + "/")
+    page.fill("#token", TOKENS[user])
+    page.click("#login-form button")
+    expect_text(page, "#status", "connected", sent=f"sign in as {user}")
+    return page
+
+
+def bar_value(page):
+    return page.eval_on_selector("#report-progress", "bar => bar.value")
+
+
+# Every value #report-progress takes, as the page shows it: sampled inside the page every few
+# milliseconds, so a step the grader's own polling would miss (a busy machine) is still seen.
+BAR_RECORDER = """
+window.__graderBar = [];
+setInterval(() => {
+  const bar = document.getElementById("report-progress");
+  const seen = window.__graderBar;
+  if (bar && seen[seen.length - 1] !== bar.value) seen.push(bar.value);
+}, 4);
+"""
 
 
 # -- 3.5 the browser ----------------------------------------------------------------------
@@ -574,27 +658,20 @@ def result_long_published(ctx: Context, user: str, since: int | None):
     "#report-result.",
 )
 def page_shows_progress_and_result(ctx: Context) -> None:
-    page = ctx.browser().new_page()
-    page.goto(ctx.url + "/")
-    page.fill("#token", TOKENS["carol"])
-    page.click("#login-form button")
-    expect_text(page, "#status", "connected", sent="sign in as carol")
-    since = queue_mark(ctx)
+    page = signed_in_page(ctx, "carol", BAR_RECORDER)
     page.click("#start-report")
+    report = PageReport(ctx, page, "carol")
     sent = 'sign in as carol and click "Build a report"'
     values: list = []
 
     def reached_100() -> bool:
-        value = page.eval_on_selector("#report-progress", "bar => bar.value")
-        if not values or values[-1] != value:
-            values.append(value)
-        return value == 100
+        values[:] = page.evaluate("() => window.__graderBar || []")
+        return bool(values) and values[-1] == 100
 
     timeout = REPORT_TIMEOUT + settings.BROWSER_TIMEOUT
-    gone = result_long_published(ctx, "carol", since)
-    poll_until(reached_100, timeout, interval=0.05, sleep=page_sleep(page), give_up=gone)
+    poll_until(reached_100, timeout, interval=0.05, sleep=page_sleep(page), give_up=report.hopeless)
     if not values or values[-1] != 100 or len(set(values)) < 3:
-        error = page.text_content("#error") or ""
+        error = report.error()
         if values and values[-1] == 100:
             summary = "the progress bar jumped to 100 % with no step in between"
             look = (
@@ -603,7 +680,7 @@ def page_shows_progress_and_result(ctx: Context) -> None:
             )
         else:
             summary = "the progress bar did not reach 100 %"
-            look = ""
+            look = report.why()
         listener = ctx.stack.listener
         if listener is not None and listener.subscribers() == 0:
             look += (
@@ -615,7 +692,7 @@ def page_shows_progress_and_result(ctx: Context) -> None:
             sent=sent,
             expected=f"#report-progress's value to rise step by step to 100 ({PERCENTS})",
             received=f"values seen: {values[-12:]}{look}"
-            + (f"; #error reads {error!r}" if error else ""),
+            + (f"; #error reads {error!r}" if error and "#error" not in look else ""),
         )
     expect_text(page, "#report-state", "done", sent=sent)
     expect_text(page, "#report-percent", "100%", sent=sent)
@@ -637,6 +714,72 @@ const everyMs = window.setInterval;
 window.setInterval = (callback, ms, ...rest) => (ms >= 500 ? 0 : everyMs(callback, ms, ...rest));
 """
 RESYNC_WITHIN = 3.0  # seconds from the reconnect to the result on the page
+CUT_AT = 20  # percent: the page's connection is cut after the progress event of this much
+REPORTS_EVENT = "42" + REPORTS + ","  # how a Socket.IO event on /reports starts on the wire
+
+
+def reports_event(message) -> tuple[str, object] | None:
+    """(event, payload) of a websocket frame carrying a Socket.IO event on /reports, else None."""
+    if not isinstance(message, str) or not message.startswith(REPORTS_EVENT):
+        return None
+    body = message[len(REPORTS_EVENT) :].lstrip("0123456789")  # an ack id may come first
+    with contextlib.suppress(ValueError):
+        packet = json.loads(body)
+        if isinstance(packet, list) and packet and isinstance(packet[0], str):
+            return packet[0], packet[1] if len(packet) > 1 else None
+    return None
+
+
+class CutConnection:
+    """Stands between the page and the server (Playwright's routes) and cuts the page off at a
+    chosen moment: from then on nothing the server sends reaches the page, and no new
+    connection gets through, until the check lets it reconnect.
+
+    It cuts by itself right after passing on the first /reports "progress" of at least
+    CUT_AT %: frames are handled one at a time, so whatever the server sends next (the result,
+    however soon it comes) is already lost, on a busy machine too."""
+
+    def __init__(self, page):
+        self.cut = False
+        self.sockets: list = []
+        page.route_web_socket(re.compile(r"/socket\.io/"), self._websocket)
+        page.route(re.compile(r"/socket\.io/"), self._http)
+
+    def _http(self, route) -> None:
+        if self.cut:
+            route.abort()
+        else:
+            route.continue_()
+
+    def _websocket(self, ws) -> None:
+        if self.cut:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+
+        def from_server(message) -> None:
+            if self.cut:
+                return  # the page is away: lost
+            ws.send(message)
+            event = reports_event(message)
+            if (
+                event is not None
+                and event[0] == "progress"
+                and isinstance(event[1], dict)
+                and (event[1].get("percent") or 0) >= CUT_AT
+            ):
+                self.cut = True
+
+        server.on_message(from_server)
+        self.sockets.append((ws, server))
+
+    def close_all(self) -> None:
+        self.cut = True
+        for ws, server in self.sockets:
+            with contextlib.suppress(Exception):
+                ws.close()
+                server.close()
+        self.sockets.clear()
 
 
 @CHECKS.check(
@@ -648,65 +791,36 @@ RESYNC_WITHIN = 3.0  # seconds from the reconnect to the result on the page
     time_scale=1.5,
 )
 def page_resyncs_after_a_reconnect(ctx: Context) -> None:
-    listener = ctx.stack.listener
-    since = queue_mark(ctx) or 0
-    cut_off = {"now": False}
-    sockets: list = []
-
-    def route_websocket(ws) -> None:
-        if cut_off["now"]:
-            ws.close()
-            return
-        sockets.append((ws, ws.connect_to_server()))
-
-    page = ctx.browser().new_page()
-    page.add_init_script(NO_PERIODIC_FALLBACK)
-    page.route_web_socket(re.compile(r"/socket\.io/"), route_websocket)
-    page.route(
-        re.compile(r"/socket\.io/"),
-        lambda route: route.abort() if cut_off["now"] else route.continue_(),
+    cutter: list[CutConnection] = []
+    page = signed_in_page(
+        ctx, "carol", NO_PERIODIC_FALLBACK, route=lambda p: cutter.append(CutConnection(p))
     )
-    page.goto(ctx.url + "/")
-    page.fill("#token", TOKENS["carol"])
-    page.click("#login-form button")
-    expect_text(page, "#status", "connected", sent="sign in as carol")
+    connection = cutter[0]
     page.click("#start-report")
+    report = PageReport(ctx, page, "carol")
     sent = 'sign in as carol, click "Build a report"'
     moving = poll_until(
-        lambda: page.eval_on_selector("#report-progress", "bar => bar.value") >= 20,
+        lambda: connection.cut or bar_value(page) >= CUT_AT,
         REPORT_TIMEOUT,
         interval=0.05,
         sleep=page_sleep(page),
-        give_up=result_long_published(ctx, "carol", since),
+        give_up=report.hopeless,
     )
     if not moving:
         raise CheckFailed(
-            "the progress bar never reached 20 %",
+            f"the progress bar never reached {CUT_AT} %",
             sent=sent,
             expected="#report-progress's value to follow the report's progress events",
-            received=f"value {page.eval_on_selector('#report-progress', 'bar => bar.value')!r}",
+            received=f"value {bar_value(page)!r}{report.why()}",
         )
-    cut_off["now"] = True
-    for ws, server in sockets:
-        with contextlib.suppress(Exception):
-            ws.close()
-            server.close()
+    connection.close_all()
+    at = bar_value(page)
     sent += (
-        "; at 20 % or more the grader cuts the page's connection and keeps it out until the "
-        "worker has published the result, then lets it reconnect (the page's periodic watch is "
-        "switched off)"
-    )
-    poll_until(
-        lambda: any(
-            m.event == "result" and str(m.room).startswith("report:carol:")
-            for m in listener.emits(since)
-        ),
-        REPORT_TIMEOUT,
-        interval=0.1,
-        sleep=page_sleep(page),
+        f"; at {at} % the grader cuts the page's connection (what the server sends from then on "
+        "is lost) and lets it reconnect; the page's periodic watch is switched off"
     )
     poll_until(lambda: page.text_content("#status") != "connected", 5, 0.05, page_sleep(page))
-    cut_off["now"] = False
+    connection.cut = False
     reconnected = poll_until(
         lambda: page.text_content("#status") == "connected",
         settings.BROWSER_TIMEOUT,
@@ -722,7 +836,7 @@ def page_resyncs_after_a_reconnect(ctx: Context) -> None:
         )
     done = poll_until(
         lambda: page.text_content("#report-state") == "done",
-        RESYNC_WITHIN,
+        RESYNC_WITHIN + REPORT_STEPS * REPORT_STEP_SECONDS,
         interval=0.05,
         sleep=page_sleep(page),
     )
@@ -730,8 +844,9 @@ def page_resyncs_after_a_reconnect(ctx: Context) -> None:
         raise CheckFailed(
             "the page did not ask for the report's state when it reconnected",
             sent=sent,
-            expected=f'#report-state "done" within {RESYNC_WITHIN:.0f} s of the reconnect: the '
-            "result was published while the page was away, so only a watch on connect brings it",
+            expected=f'#report-state "done" within {RESYNC_WITHIN:.0f} s of the report\'s end: '
+            "the page is a new member of no room after the reconnect, so only a watch on "
+            "connect brings the state and the events that follow",
             received=f"#report-state reads {page.text_content('#report-state')!r}, "
             f"#report-percent {page.text_content('#report-percent')!r}",
         )
@@ -742,15 +857,18 @@ def final_state(probe: Probe, report_id: str, timeout: float) -> dict | None:
     """The report once it has ended ("result" or "failed", or a watch saying so), as the page
     learns it: from its events, and from a watch every second while it waits."""
     deadline = time.monotonic() + timeout
+    watched = 0.0
     while time.monotonic() < deadline:
-        probe.drain(0.5)
+        probe.drain(0.1)
         for event, data in events_of(probe, report_id):
             if event in ("result", "failed"):
                 return data
-        ack = probe.call("watch", {"report_id": report_id}, namespace=REPORTS)
-        report = ack.get("report") if isinstance(ack, dict) else None
-        if isinstance(report, dict) and report.get("state") in ("done", "failed"):
-            return report
+        if time.monotonic() - watched >= 1.0:
+            watched = time.monotonic()
+            ack = probe.call("watch", {"report_id": report_id}, namespace=REPORTS)
+            report = ack.get("report") if isinstance(ack, dict) else None
+            if isinstance(report, dict) and report.get("state") in ("done", "failed"):
+                return report
     return None
 
 
@@ -763,31 +881,39 @@ def final_state(probe: Probe, report_id: str, timeout: float) -> dict | None:
 )
 def a_killed_workers_report_finishes(ctx: Context) -> None:
     alice = reports_client(ctx, "alice")
-    report_id = start_report(alice)["report_id"]
-    sent = f"alice starts report {report_id}"
-    seen = wait_for_report_event(
-        ctx,
-        alice,
-        report_id,
-        sent,
-        "progress",
-        where=lambda d: d.get("percent", 0) >= 20,
-        expected='a "progress" event of at least 20 %',
-    )
-    killed = kill_worker(ctx.stack)
-    killed_at = time.monotonic()
-    new = replace_worker(ctx.stack)
-    sent += (
-        f"; at {seen['percent']} % the grader SIGKILLs the Celery worker (pid {killed}) and "
-        f"starts a new one (pid {new.pid}); alice watches the report every second"
-    )
-    final = final_state(alice, report_id, END_AFTER_KILL)
-    took = time.monotonic() - killed_at
+    for attempt in (1, 2):
+        report_id = start_report(alice)["report_id"]
+        sent = f"alice starts report {report_id}"
+        # Its first step done, the report has most of its steps ahead: the kill lands while it
+        # is being built.
+        seen = wait_for_report_event(
+            ctx,
+            alice,
+            report_id,
+            sent,
+            "progress",
+            where=lambda d: d.get("percent", 0) > 0,
+            expected='a "progress" event of more than 0 %',
+        )
+        killed = kill_worker(ctx.stack)
+        killed_at = time.monotonic()
+        too_late = (status(ctx, report_id, "alice").json().get("report") or {}).get("state")
+        if attempt == 1 and too_late == "done":
+            # The machine was too busy: the report ended before the kill. Once more.
+            replace_worker(ctx.stack)
+            continue
+        break
+    sent += f"; at {seen['percent']} % the grader SIGKILLs the Celery worker (pid {killed})"
     expected = (
-        f'the report\'s "result" (state "done") built by the new worker, pid {new.pid}: Redis '
-        f"gives the unacknowledged task to it after the visibility timeout "
+        f'the report\'s "result" (state "done") built by a new worker: Redis gives the '
+        f"unacknowledged task to it after the visibility timeout "
         f"({TASK_VISIBILITY_TIMEOUT:.0f} s here)"
     )
+    new = replace_worker(ctx.stack)
+    sent += f" and starts a new one (pid {new.pid}); alice watches the report every second"
+    expected = expected.replace("a new worker", f"the new worker, pid {new.pid}")
+    final = final_state(alice, report_id, END_AFTER_KILL - (time.monotonic() - killed_at))
+    took = time.monotonic() - killed_at
     if final is None:
         raise CheckFailed(
             f"the report had not ended {took:.0f} s after its worker was killed",
@@ -802,7 +928,8 @@ def a_killed_workers_report_finishes(ctx: Context) -> None:
             sent=sent,
             expected=expected,
             received=f"after {took:.0f} s: {final}\nWithout late acknowledgement the task "
-            "died with its worker, and the report was failed as abandoned.",
+            "died with its worker, and the report was failed as abandoned; with it, is the "
+            "visibility timeout given to the broker (broker_transport_options)?",
         )
 
 
@@ -840,13 +967,14 @@ for _variant in VARIANTS[CHECKS.number]:
     'publish?").',
 )
 def chat_reaches_a_second_server(ctx: Context) -> None:
-    second_url = start_second_server(ctx.side_processes(), ctx.stack)
+    second_url = second_server_url(ctx.stack)
     alice = ctx.client("alice on server A", namespaces=[CHAT], auth={"token": TOKENS["alice"]})
     bob = ctx.client(
         "bob on server B", url=second_url, namespaces=[CHAT], auth={"token": TOKENS["bob"]}
     )
     connected(alice)
     connected(bob)
+    wait_for_subscribers(ctx, 2)
     text = f"hello across servers {uuid.uuid4().hex[:6]}"
     sent = f'alice, on server A, emits "send_message" on {CHAT} with {{"text": "{text}"}}'
     alice.call("send_message", {"text": text}, namespace=CHAT)
