@@ -7,7 +7,9 @@ import json
 import re
 import time
 import uuid
+from dataclasses import replace
 
+import redis
 import requests
 
 from .. import settings
@@ -93,12 +95,34 @@ def report_room(user: str, report_id: str) -> str:
     return f"report:{user}:{report_id}"
 
 
-def report_ended(ctx: Context, report_id: str, user: str):
-    """For wait_for_event: has the report ended in the database? A failed report fails the
-    check at once, with the error it stored and the worker's traceback."""
+def task_failure(ctx: Context, report_id: str) -> str | None:
+    """What the worker logged when the report's task raised ("Task tasks.build_report[<id>]
+    raised unexpected", then its traceback), if it did. The task id is the report id, so this
+    is about this report only, whatever other checks do meanwhile."""
+    worker = ctx.stack.worker
+    log = worker.log_since(0) if worker is not None else ""
+    at = log.find(f"[{report_id}] raised unexpected")
+    if at < 0:
+        return None
+    block = log[log.rfind("\n", 0, at) + 1 :].strip().splitlines()
+    return "\n".join(block[:15] + (["…"] if len(block) > 15 else []))
+
+
+def failed_in_the_worker(ctx: Context, report_id: str, user: str, summary: str):
+    """For wait_for_event's ``finished``: raises at once when the report's task raised in the
+    worker, or ended "failed" in the database (with its error and the worker's output); never
+    says the report finished."""
     last = [0.0]
 
-    def ended() -> bool:
+    def check() -> bool:
+        traceback = task_failure(ctx, report_id)
+        if traceback is not None:
+            raise CheckFailed(
+                f"{summary}: the worker failed",
+                expected='the report reaches "state": "done"',
+                received=f"the task raised in the worker, before it could end the report:\n"
+                f"{traceback}",
+            )
         if time.monotonic() - last[0] < 0.4:
             return False
         last[0] = time.monotonic()
@@ -109,9 +133,119 @@ def report_ended(ctx: Context, report_id: str, user: str):
                 expected='the report reaches "state": "done"',
                 received=f"{report}\nThe worker's last output:\n{worker_output(ctx)}",
             )
-        return report.get("state") == "done"
+        check.done = report.get("state") == "done"
+        return False
+
+    check.done = False
+    return check
+
+
+def report_ended(ctx: Context, report_id: str, user: str, summary: str, queue):
+    """For wait_for_event: has the report ended in the database, and has all that was
+    published about it settled (arrived, or lost for good), so the queue can say where the
+    event went? A failed report, or a task that raised, fails the check at once, with the error
+    and the worker's output."""
+    failed = failed_in_the_worker(ctx, report_id, user, summary)
+
+    def ended() -> bool:
+        failed()
+        if not failed.done:
+            return False
+        if queue is None:
+            return True
+        settled = time.monotonic() - IN_FLIGHT
+        return all(m.at <= settled for m in queue.emits(0, of_report(report_id)))
 
     return ended
+
+
+MARKER = "grader-marker"  # the event of the grader's own markers (SettledQueue)
+
+
+class SettledQueue:
+    """The queue listener as wait_for_event reads it for one client, where what was published
+    settles (it has reached the client, or it never will) as soon as it can be known, not
+    IN_FLIGHT seconds after it was published:
+
+    - once a marker the grader published on the queue after it has reached the client:
+      Redis, the web server's queue thread and the client's connection all keep the order;
+    - at once when no web server listens on the queue (nothing published can arrive).
+
+    A settled message is handed on as if published IN_FLIGHT ago, so where_it_went can
+    conclude. The marker is an emit to the client's own room (its sid), on its namespace.
+    """
+
+    def __init__(self, listener, probe: Probe, namespace: str, redis_url: str):
+        self.listener, self.probe, self.namespace = listener, probe, namespace
+        self.channel, self.signed = listener.channel, listener.signed
+        self.redis_url = redis_url
+        self._sent: dict[int, float] = {}  # marker number -> when it was published
+        self._outstanding: float | None = None  # when the last unanswered marker went out
+        self._settled_at = float("-inf")  # everything the listener had by then has settled
+        self._read = 0  # how much of probe.seen has been looked through
+
+    def mark(self) -> int:
+        return self.listener.mark()
+
+    def subscribers(self, channel: str | None = None) -> int | None:
+        return self.listener.subscribers(channel)
+
+    def emits(self, since: int = 0, where=None):
+        self._settle()
+        return [
+            replace(m, at=m.at - IN_FLIGHT) if m.at <= self._settled_at else m
+            for m in self.listener.emits(since, where)
+        ]
+
+    def _settle(self) -> None:
+        seen = self.probe.seen
+        for event, namespace, data in seen[self._read :]:
+            if event == MARKER and namespace == self.namespace and data in self._sent:
+                self._settled_at = max(self._settled_at, self._sent[data])
+                self._outstanding = None
+        self._read = len(seen)
+        now = time.monotonic()
+        newest = next(
+            (m.at for m in reversed(self.listener.messages[-50:]) if m.event != MARKER), None
+        )
+        if newest is None or newest <= self._settled_at:
+            return  # nothing waits to settle
+        if self.listener.subscribers() == 0:
+            self._settled_at = now  # no web server listens: it is all lost already
+            return
+        if self._outstanding is None or now - self._outstanding > 0.5:
+            self._publish_marker(now)
+
+    def _publish_marker(self, now: float) -> None:
+        sid = self.probe.sio.get_sid(self.namespace)
+        if sid is None:
+            return
+        number = len(self._sent) + 1
+        message = {
+            "method": "emit",
+            "event": MARKER,
+            "data": [number],
+            "namespace": self.namespace,
+            "room": sid,
+            "skip_sid": None,
+            "callback": None,
+            "host_id": "grader",
+        }
+        self._sent[number] = now
+        self._outstanding = now
+        with contextlib.suppress(redis.RedisError, OSError):
+            client = redis.Redis.from_url(self.redis_url, socket_timeout=1)
+            with contextlib.closing(client):
+                client.publish(self.channel, json.dumps(message))
+
+
+def seen_already(probe: Probe, report_id: str, event: str, where=None):
+    """The report's ``event`` among what ``probe`` has already taken in, if any (a wait reads
+    only what arrives after it began)."""
+    for got, data in events_of(probe, report_id):
+        if got == event and (where is None or where(data)):
+            return data
+    return None
 
 
 def wait_for_report_event(
@@ -127,9 +261,21 @@ def wait_for_report_event(
     timeout: float | None = None,
 ):
     """The report's ``event`` at ``probe``, or a failure saying where it was lost (the
-    message queue listener): never published, published elsewhere, or not delivered."""
+    message queue listener): never published, published elsewhere, or not delivered; or at
+    once, that the report's task raised in the worker."""
     about = of_report(report_id)
     stack = ctx.stack
+    summary = f"{probe.name} did not receive {event!r}"
+    queue = (
+        SettledQueue(stack.listener, probe, REPORTS, stack.redis.url)
+        if stack.listener is not None and stack.redis is not None
+        else stack.listener
+    )
+    finished = (
+        report_ended(ctx, report_id, user, summary, queue)
+        if event == "result"
+        else failed_in_the_worker(ctx, report_id, user, summary)
+    )
     return wait_for_event(
         probe,
         Expected(
@@ -138,7 +284,7 @@ def wait_for_report_event(
             report_room(user, report_id),
             lambda d: about(d) and (where is None or where(d)),
         ),
-        stack.listener,
+        queue,
         timeout or REPORT_TIMEOUT,
         sent=sent,
         expectation=expected
@@ -146,16 +292,28 @@ def wait_for_report_event(
         + (f', then its "{event}"' if event != "progress" else ""),
         worker=stack.worker,
         processes=stack.exited,
-        finished=report_ended(ctx, report_id, user) if event == "result" else None,
+        finished=finished,
         since=since,
     )
 
 
 def wait_for_result(
-    ctx: Context, probe: Probe, report_id: str, sent: str, user: str = "alice", since=None
+    ctx: Context,
+    probe: Probe,
+    report_id: str,
+    sent: str,
+    user: str = "alice",
+    since=None,
+    first_progress: bool = False,
 ) -> tuple[list, dict]:
-    """Every /reports event of the report up to its "result": (progress payloads, result)."""
+    """Every /reports event of the report up to its "result": (progress payloads, result).
+
+    ``first_progress`` (for a client in the room from the report's start): its first
+    "progress" is waited for on its own, so a client that gets none fails a moment after it
+    was published, not after the whole report."""
     already = len(probe.seen)
+    if first_progress and seen_already(probe, report_id, "progress") is None:
+        wait_for_report_event(ctx, probe, report_id, sent, "progress", user=user, since=since)
     result = wait_for_report_event(ctx, probe, report_id, sent, user=user, since=since)
     progress = [
         data
@@ -182,6 +340,12 @@ def worker_output(ctx: Context) -> str:
 
 def events_of(probe: Probe, report_id: str) -> list:
     return [(e, d) for e, n, d in probe.seen if n == REPORTS and of_report(report_id)(d)]
+
+
+def far_from_done(state: dict) -> bool:
+    """Whether a report in this state (a watch's answer) still has several progress events to
+    publish: a client that watches it now can wait for the next one."""
+    return state.get("state") in ("queued", "running") and state.get("percent", 100) <= 60
 
 
 def wait_for_subscribers(ctx: Context, servers: int, timeout: float = 3.0) -> None:
@@ -392,9 +556,9 @@ def watching_another_users_report_is_refused(ctx: Context) -> None:
                 expected='{"ok": False, "error": "..."} from your check, and no room joined',
                 received=ack,
             )
-    wait_for_result(ctx, alice, report_id, "alice started the report")
+    wait_for_result(ctx, alice, report_id, "alice started the report", first_progress=True)
     if state.get("state") != "done":
-        wait_for_result(ctx, phone, report_id, sent)
+        wait_for_result(ctx, phone, report_id, sent, first_progress=far_from_done(state))
     bob.drain(0.2)
     leaked = events_of(bob, report_id)
     if leaked:
@@ -468,7 +632,7 @@ def one_connection_follows_several_reports(ctx: Context) -> None:
     for report_id in (first, second):
         # Two workers may finish the second report first: its result is then already seen.
         if not any(event == "result" for event, _ in events_of(alice, report_id)):
-            wait_for_result(ctx, alice, report_id, sent, since=since)
+            wait_for_result(ctx, alice, report_id, sent, since=since, first_progress=True)
     alice.drain(0.3)
     counts = {
         report_id: sum(1 for event, _ in events_of(alice, report_id) if event == "result")
@@ -549,7 +713,9 @@ def a_second_server_delivers_the_room(ctx: Context) -> None:
             expected='{"ok": True, "report": {...}} (both servers share the database)',
             received=ack,
         )
-    progress, result = wait_for_result(ctx, other, report_id, sent)
+    progress, result = wait_for_result(
+        ctx, other, report_id, sent, first_progress=far_from_done(state)
+    )
     if not progress or result.get("state") != "done":
         raise CheckFailed(
             "server B did not deliver the worker's events",
@@ -593,6 +759,8 @@ class PageReport:
         if report_id is None:  # no report started: start_report failed or never answered
             waited = now - self.clicked_at
             return waited > self.NO_REPORT_AFTER or (waited > 0.5 and bool(self.error()))
+        if task_failure(self.ctx, report_id) is not None:
+            return True
         listener = self.ctx.stack.listener
         settled = now - IN_FLIGHT
         if listener is not None and any(
@@ -615,6 +783,9 @@ class PageReport:
             return "; no report was started (the page stored no report id)" + (
                 f"; #error reads {error!r}" if error else ""
             )
+        traceback = task_failure(self.ctx, self.report_id)
+        if traceback is not None:
+            return f"; the report's task raised in the worker:\n{traceback}"
         return ""
 
 
@@ -872,6 +1043,32 @@ def final_state(probe: Probe, report_id: str, timeout: float) -> dict | None:
     return None
 
 
+def kept_by_the_broker(redis_url: str, task_id: str) -> bool | None:
+    """Whether Redis still holds the task anywhere: in a queue, or among the tasks a worker
+    took and has not acknowledged (kombu keeps those in a hash until the ack, and gives them
+    out again after the visibility timeout). None when Redis cannot be read."""
+    needle = task_id.encode()
+    readers = {
+        b"list": lambda c, k: c.lrange(k, 0, -1),
+        b"hash": lambda c, k: c.hvals(k),
+        b"zset": lambda c, k: c.zrange(k, 0, -1),
+        b"set": lambda c, k: c.smembers(k),
+        b"string": lambda c, k: [c.get(k)],
+    }
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        with contextlib.closing(client):
+            for key in client.scan_iter(count=500):
+                read = readers.get(client.type(key))
+                if read is not None and any(
+                    needle in (value or b"") for value in read(client, key)
+                ):
+                    return True
+    except (redis.RedisError, OSError):
+        return None
+    return False
+
+
 @CHECKS.check(
     "3.6",
     "a report whose worker is SIGKILLed mid-way ends with its result from a new worker",
@@ -909,6 +1106,17 @@ def a_killed_workers_report_finishes(ctx: Context) -> None:
         f"unacknowledged task to it after the visibility timeout "
         f"({TASK_VISIBILITY_TIMEOUT:.0f} s here)"
     )
+    if kept_by_the_broker(ctx.stack.redis.url, report_id) is False:
+        raise CheckFailed(
+            "the killed worker's task is gone: no other worker can take it over",
+            sent=sent,
+            expected=expected,
+            received=f"right after the kill, Redis holds no trace of task {report_id}: the "
+            "worker acknowledged it as it took it (Celery's default), so the broker forgot it, "
+            "and the report can only end failed as abandoned. Acknowledged late, a task stays "
+            "in Redis until it has run, and goes to another worker after the visibility "
+            "timeout.",
+        )
     new = replace_worker(ctx.stack)
     sent += f" and starts a new one (pid {new.pid}); alice watches the report every second"
     expected = expected.replace("a new worker", f"the new worker, pid {new.pid}")
@@ -975,6 +1183,7 @@ def chat_reaches_a_second_server(ctx: Context) -> None:
     connected(alice)
     connected(bob)
     wait_for_subscribers(ctx, 2)
+    since = queue_mark(ctx)
     text = f"hello across servers {uuid.uuid4().hex[:6]}"
     sent = f'alice, on server A, emits "send_message" on {CHAT} with {{"text": "{text}"}}'
     alice.call("send_message", {"text": text}, namespace=CHAT)
@@ -985,10 +1194,37 @@ def chat_reaches_a_second_server(ctx: Context) -> None:
         sent=sent,
         expected="alice, on the same server, receives her message",
     )
-    bob.expect(
-        "message",
-        namespace=CHAT,
-        where=lambda d: isinstance(d, dict) and d.get("text") == text,
+    expect_across(
+        ctx,
+        bob,
+        text,
+        since,
         sent=sent + f"; bob is connected to server B ({second_url}), on the same Redis",
         expected=f'bob receives "message" on {CHAT} with the text, as he would on server A',
+    )
+
+
+def expect_across(ctx: Context, probe: Probe, text: str, since, sent: str, expected: str):
+    """The chat message at a client of the other server. When server A delivered it to its
+    own client without publishing it on the queue, it cannot come: the wait ends a moment
+    after A's delivery instead of after the whole timeout."""
+    listener = ctx.stack.listener
+    about = lambda d: isinstance(d, dict) and d.get("text") == text  # noqa: E731
+    started = time.monotonic()
+    deadline = started + settings.EVENT_TIMEOUT
+    quiet_until = started + 0.5  # a publication reaches the listener in milliseconds
+    while True:
+        with contextlib.suppress(CheckFailed):
+            return probe.expect("message", namespace=CHAT, where=about, timeout=0.1)
+        now = time.monotonic()
+        published = listener is None or bool(listener.emits(since or 0, about))
+        if now >= deadline or (not published and now >= quiet_until):
+            break
+    others = [f"{e!r} on {n}" for e, n, _ in probe.seen[-5:]]
+    raise CheckFailed(
+        f"{probe.name} did not receive 'message'",
+        sent=sent,
+        expected=expected,
+        received=(f"{'; '.join(others)}; " if others else "")
+        + f"nothing with the text within {time.monotonic() - started:.1f} s",
     )
