@@ -433,14 +433,14 @@ def report_is_built_in_the_worker(ctx: Context) -> None:
         return report.get("state") in ("done", "failed")
 
     def worker_failed() -> bool:  # stop waiting: the task itself raised in the worker
-        # Celery logs "Task ... raised unexpected" for that; a traceback the task caught and
-        # logged (a failed progress emit, say) does not end the report.
-        return " raised unexpected" in worker.log_since(log_start) or ctx.stack.exited() is not None
+        # Celery logs "Task ...[<id>] raised unexpected" for that; a traceback the task caught
+        # and logged (a failed progress emit, say) does not end the report.
+        return task_failure(ctx, report_id) is not None or ctx.stack.exited() is not None
 
     poll_until(finished, REPORT_TIMEOUT, interval=0.1, give_up=worker_failed)
     result = report.get("result") or {}
     if report.get("state") != "done":
-        traceback = last_traceback(worker, log_start)
+        traceback = task_failure(ctx, report_id) or last_traceback(worker, log_start)
         raise CheckFailed(
             "the report failed in the worker"
             if traceback
