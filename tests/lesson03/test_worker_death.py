@@ -85,11 +85,12 @@ def test_with_a_new_worker_the_report_ends_with_its_result(app, record_property)
     lesson03.kill_worker(app)
     killed_at = time.monotonic()
     new = lesson03.replace_worker(app)
-    final, how = the_end(alice, report_id, REPORT_ABANDONED_AFTER + 6)
+    final, how = the_end(alice, report_id, TASK_VISIBILITY_TIMEOUT + 13)
     took = time.monotonic() - killed_at
     assert final and final["state"] == "done", final
     assert final["result"]["built_by"]["pid"] == new.pid
-    assert took < TASK_VISIBILITY_TIMEOUT + 8, f"the result took {took:.1f} s"
+    # About 5 s; a loaded machine (a new worker's start, 8 steps to go) took 14 s once.
+    assert took < TASK_VISIBILITY_TIMEOUT + 13, f"the result took {took:.1f} s"
     percents = [d["percent"] for e, n, d in alice.seen if e == "progress"]
     assert percents == sorted(percents), "the new worker went on from where the dead one stopped"
     record_property("result_after_kill_seconds", round(took, 1))
