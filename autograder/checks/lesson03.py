@@ -702,17 +702,21 @@ def a_second_server_delivers_the_room(ctx: Context) -> None:
     alice = reports_client(ctx, "alice", name="alice on server A")
     other = reports_client(ctx, "alice", url=second_url, name="alice on server B")
     wait_for_subscribers(ctx, 2)
-    report_id = start_report(alice)["report_id"]
-    sent = f"alice starts report {report_id} on server A; her client on B watches it"
-    ack = other.call("watch", {"report_id": report_id}, namespace=REPORTS)
-    state = ack.get("report") if isinstance(ack, dict) else None
-    if not isinstance(state, dict) or ack.get("ok") is not True:
-        raise CheckFailed(
-            "server B refused to let alice watch her own report",
-            sent=sent,
-            expected='{"ok": True, "report": {...}} (both servers share the database)',
-            received=ack,
-        )
+    for attempt in (1, 2):
+        report_id = start_report(alice)["report_id"]
+        sent = f"alice starts report {report_id} on server A; her client on B watches it"
+        ack = other.call("watch", {"report_id": report_id}, namespace=REPORTS)
+        state = ack.get("report") if isinstance(ack, dict) else None
+        if not isinstance(state, dict) or ack.get("ok") is not True:
+            raise CheckFailed(
+                "server B refused to let alice watch her own report",
+                sent=sent,
+                expected='{"ok": True, "report": {...}} (both servers share the database)',
+                received=ack,
+            )
+        if attempt == 1 and not far_from_done(state):
+            continue  # nearly built before B's client watched it (a busy machine): once more
+        break
     progress, result = wait_for_result(
         ctx, other, report_id, sent, first_progress=far_from_done(state)
     )
