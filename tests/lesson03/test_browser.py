@@ -7,17 +7,27 @@ import pytest
 
 from autograder.harness import Harness
 from autograder.paths import SOLUTIONS
-from autograder.stages import lesson03, start_stack
+from autograder.services import start_redis
+from autograder.stages import lesson03
 from autograder.stages.common import TOKENS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
+# 2 s reports (the grader's take 0.5 s): a page reloaded "mid-report" must come back before the end.
+STAGE_STEPS, STEP_SECONDS = 10, 0.2
 
 
 @pytest.fixture
 def app():
     with Harness() as harness:
-        yield start_stack(harness, lesson03.start, SOLUTIONS / "03_celery_rooms")
+        redis = start_redis(harness)
+        scope = harness.scope()
+        env = {
+            **lesson03.grading_env(scope, redis.url),
+            "REPORT_STEPS": str(STAGE_STEPS),
+            "REPORT_STEP_SECONDS": str(STEP_SECONDS),
+        }
+        yield lesson03.start_with(scope, SOLUTIONS / "03_celery_rooms", redis, env)
 
 
 def signed_in(page, url: str, user: str):

@@ -33,6 +33,9 @@ def test_a_redis_restart_mid_report(record_property):
             **lesson03.grading_env(scope, redis.url),
             "REPORT_STEPS": str(STAGE_STEPS),
             "REPORT_STEP_SECONDS": str(STEP_SECONDS),
+            # longer than the 4 s report, shorter than the time a report may go unwritten
+            "TASK_VISIBILITY_TIMEOUT": "6",
+            "REPORT_ABANDONED_AFTER": "12",
         }
         app = lesson03.start_with(scope, SOLUTIONS / "03_celery_rooms", redis, env)
         alice = Probe(app.url, namespaces=[REPORTS], auth={"token": TOKENS["alice"]}).connect()
